@@ -12,3 +12,5 @@ pub mod v1 {
 
 /// The encoded `FileDescriptorSet` of all kreisnetz protos, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("kreisnetz_descriptor");
+
+pub mod convert;
