@@ -38,6 +38,15 @@ impl RecordKind {
     }
 }
 
+impl std::fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RecordKind::Offering => "offering",
+            RecordKind::Contact => "contact",
+        })
+    }
+}
+
 /// The resource name of a record: `districts/{district}/{collection}/{id}`.
 pub fn resource_name(district: &DistrictId, kind: RecordKind, id: &RecordId) -> String {
     format!("districts/{district}/{}/{id}", kind.collection())

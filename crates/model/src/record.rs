@@ -211,9 +211,9 @@ impl Offering {
         if self.target_groups.is_empty() {
             v.push("target_groups", "at least one target group is required");
         }
-        if !self.postal_code.is_empty()
-            && !(self.postal_code.len() == 5 && self.postal_code.bytes().all(|b| b.is_ascii_digit()))
-        {
+        let five_digits =
+            self.postal_code.len() == 5 && self.postal_code.bytes().all(|b| b.is_ascii_digit());
+        if !self.postal_code.is_empty() && !five_digits {
             v.push("postal_code", "a postal code is five digits");
         }
         if let Some(c) = self.coordinates {
