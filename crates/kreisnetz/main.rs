@@ -1,0 +1,161 @@
+//! `kreisnetz`: the district node.
+//!
+//! `kreisnetz init` creates a data directory (keys, configuration) and prints the IDs to hand to
+//! other districts; `kreisnetz serve` runs the node until SIGINT/SIGTERM and then shuts down
+//! gracefully. `serve` on an empty data directory initialises it first, so one command gives a
+//! working node on loopback.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use kreisnetz_identity::Identity;
+use kreisnetz_node::Config;
+use kreisnetz_node::config::CONFIG_FILE;
+
+/// The file in the data directory that holds the address the API is listening on while the
+/// node runs (useful with port 0).
+const API_ADDR_FILE: &str = "api.addr";
+
+#[derive(Parser)]
+#[command(name = "kreisnetz", version, about = "A kreisnetz district node: offerings and contacts of a district, synced with the region")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory: the district's signing key, the node's TLS identity and a
+    /// configuration file. Prints the district ID and node ID to hand to other districts.
+    Init {
+        #[arg(long, env = "KREISNETZ_DATA_DIR", default_value = "./kreisnetz-data")]
+        data_dir: PathBuf,
+        /// The district's official name, e.g. "Landkreis Vechta".
+        #[arg(long)]
+        district: String,
+        /// The district's official municipality key (AGS), e.g. 03460.
+        #[arg(long, default_value = "")]
+        ags: String,
+        /// Where the API listens (default 127.0.0.1:7700).
+        #[arg(long)]
+        api_listen: Option<SocketAddr>,
+    },
+    /// Run the node until SIGINT or SIGTERM. Initialises an empty data directory first.
+    Serve {
+        #[arg(long, env = "KREISNETZ_DATA_DIR", default_value = "./kreisnetz-data")]
+        data_dir: PathBuf,
+        /// Overrides api.listen from the configuration.
+        #[arg(long)]
+        api_listen: Option<SocketAddr>,
+        /// The district's name, used only when the data directory is initialised now.
+        #[arg(long)]
+        district: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init { data_dir, district, ags, api_listen } => init(&data_dir, &district, &ags, api_listen),
+        Command::Serve { data_dir, api_listen, district } => serve(&data_dir, api_listen, district),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init(data_dir: &Path, district: &str, ags: &str, api_listen: Option<SocketAddr>) -> Result<()> {
+    if district.trim().is_empty() {
+        bail!("--district must name the district, e.g. --district \"Landkreis Vechta\"");
+    }
+    let mut config = Config::default();
+    config.district.name = district.trim().to_string();
+    config.district.ags = ags.trim().to_string();
+    if let Some(addr) = api_listen {
+        config.api.listen = addr;
+    }
+    config.check().map_err(anyhow::Error::msg)?;
+    let config_path = data_dir.join(CONFIG_FILE);
+    if config_path.exists() {
+        bail!("{} already exists: this data directory is initialised", config_path.display());
+    }
+    let identity = Identity::create(data_dir, &config.district.name)
+        .with_context(|| format!("cannot create the identity in {}", data_dir.display()))?;
+    config.write_new(data_dir)?;
+    print_ids(data_dir, &config, &identity);
+    Ok(())
+}
+
+fn print_ids(data_dir: &Path, config: &Config, identity: &Identity) {
+    println!("Initialised a kreisnetz node in {}", data_dir.display());
+    println!("  District:     {}", config.district.name);
+    println!("  District ID:  {}", identity.district.id());
+    println!("  Node ID:      {}", identity.node.id);
+    println!("  API:          {}", config.api.listen);
+    println!();
+    println!("Give the district ID and node ID to the districts you federate with, and compare");
+    println!("them on the phone. Start the node with: kreisnetz serve --data-dir {}", data_dir.display());
+}
+
+fn serve(data_dir: &Path, api_listen: Option<SocketAddr>, district: Option<String>) -> Result<()> {
+    if !data_dir.join(CONFIG_FILE).exists() && !data_dir.join(kreisnetz_identity::DISTRICT_KEY_FILE).exists() {
+        let mut config = Config::default();
+        config.district.name = district.clone().unwrap_or_default();
+        let identity = Identity::create(data_dir, if config.district.name.is_empty() { "kreisnetz node" } else { &config.district.name })?;
+        config.write_new(data_dir)?;
+        print_ids(data_dir, &config, &identity);
+    }
+    let mut config = Config::load(data_dir)?;
+    if let Some(addr) = api_listen {
+        config.api.listen = addr;
+    }
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kreisnetz")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(data_dir, config))
+}
+
+async fn run(data_dir: &Path, config: Config) -> Result<()> {
+    let node = kreisnetz_node::start(data_dir, config).await?;
+    let addr_file = data_dir.join(API_ADDR_FILE);
+    std::fs::write(&addr_file, format!("{}\n", node.api_addr))
+        .with_context(|| format!("cannot write {}", addr_file.display()))?;
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let result = node.shutdown().await;
+    let _ = std::fs::remove_file(&addr_file);
+    result.map_err(anyhow::Error::msg)?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

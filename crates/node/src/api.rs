@@ -1,0 +1,402 @@
+//! The public gRPC API: thin handlers that parse requests, ask the view (reads) or the writer
+//! (writes), and turn every refusal into a status code a client can act on, with
+//! `google.rpc` details naming the offending field or resource.
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use kreisnetz_model::{
+    ContactField, DistrictId, NodeId, OfferingField, RecordId, RecordKind, Timestamp, Violations,
+    parse_resource_name,
+};
+use kreisnetz_proto::convert;
+use kreisnetz_proto::v1::{self, change_feed_service_server, contact_service_server, node_service_server, offering_service_server};
+use kreisnetz_storage::Store;
+use tokio::sync::watch;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::view::{ContactFilter, OfferingFilter, RegionView};
+use crate::writer::{Command, Outcome, WriteError, WriterHandle};
+
+/// Default and largest page sizes of list calls.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// What the handlers share.
+pub struct ApiState {
+    pub district: DistrictId,
+    pub district_name: String,
+    pub node_id: NodeId,
+    pub writer: WriterHandle,
+    pub view: Arc<RwLock<RegionView>>,
+    pub store: Arc<dyn Store>,
+    pub feed_head: watch::Receiver<u64>,
+    pub heads: watch::Receiver<Vec<kreisnetz_document::automerge::ChangeHash>>,
+    pub shutdown: watch::Receiver<bool>,
+    pub start_time: SystemTime,
+    pub api_address: String,
+    pub federation_address: String,
+}
+
+/// The API's handlers; one value serves all four services.
+#[derive(Clone)]
+pub struct Api(pub Arc<ApiState>);
+
+fn invalid(prefix: &str, v: &Violations) -> Status {
+    let mut details = ErrorDetails::new();
+    for fv in &v.0 {
+        details.add_bad_request_violation(format!("{prefix}{}", fv.field), fv.description.clone());
+    }
+    let listed: Vec<String> = v.0.iter().map(|fv| format!("{prefix}{}: {}", fv.field, fv.description)).collect();
+    Status::with_error_details(Code::InvalidArgument, format!("invalid request: {}", listed.join("; ")), details)
+}
+
+fn invalid_field(field: &str, description: impl Into<String>) -> Status {
+    let mut v = Violations::default();
+    v.push(field, description);
+    invalid("", &v)
+}
+
+fn not_found(kind: RecordKind, name: &str) -> Status {
+    let details = ErrorDetails::with_resource_info(
+        format!("kreisnetz.v1.{}", if kind == RecordKind::Offering { "Offering" } else { "Contact" }),
+        name,
+        "",
+        format!("no {kind} {name} on this node"),
+    );
+    Status::with_error_details(Code::NotFound, format!("{kind} {name} not found"), details)
+}
+
+fn write_status(e: WriteError, prefix: &str, district: &DistrictId) -> Status {
+    match e {
+        WriteError::Invalid(v) => invalid(prefix, &v),
+        WriteError::NotFound { kind, id } => {
+            not_found(kind, &kreisnetz_model::resource_name(district, kind, &id))
+        }
+        WriteError::AlreadyExists { kind, id } => {
+            let name = kreisnetz_model::resource_name(district, kind, &id);
+            let details = ErrorDetails::with_resource_info(
+                format!("kreisnetz.v1.{kind}"),
+                name.clone(),
+                "",
+                "a record with this ID exists; a retried create already succeeded",
+            );
+            Status::with_error_details(Code::AlreadyExists, format!("{kind} {name} already exists"), details)
+        }
+        WriteError::FailedPrecondition { kind, subject, description } => {
+            let details = ErrorDetails::with_precondition_failure_violation(kind, subject, description.clone());
+            Status::with_error_details(Code::FailedPrecondition, description, details)
+        }
+        WriteError::Storage(msg) => Status::unavailable(format!("the node could not store the write: {msg}; retry")),
+        WriteError::ShuttingDown => Status::unavailable("the node is shutting down; retry against it once it is back"),
+    }
+}
+
+impl Api {
+    fn own(&self) -> &DistrictId {
+        &self.0.district
+    }
+
+    /// Parses `name` (resource name or bare UUID); refuses names of other districts for writes.
+    fn name_for_write(&self, field: &str, name: &str, kind: RecordKind) -> Result<RecordId, Status> {
+        let (district, id) = parse_resource_name(name, kind).map_err(|e| invalid_field(field, e))?;
+        match district {
+            Some(d) if d != *self.own() => Err(Status::permission_denied(format!(
+                "{name} belongs to district {d}; this node writes only its own district {}",
+                self.own()
+            ))),
+            _ => Ok(id),
+        }
+    }
+
+    fn name_for_read(&self, name: &str, kind: RecordKind) -> Result<(Option<DistrictId>, RecordId), Status> {
+        parse_resource_name(name, kind).map_err(|e| invalid_field("name", e))
+    }
+
+    async fn write(&self, command: Command, prefix: &str) -> Result<Outcome, Status> {
+        self.0.writer.write(command).await.map_err(|e| write_status(e, prefix, self.own()))
+    }
+
+    fn view(&self) -> Result<std::sync::RwLockReadGuard<'_, RegionView>, Status> {
+        self.0.view.read().map_err(|_| Status::internal("the read view is poisoned; restart the node"))
+    }
+
+    fn client_id(field: &str, given: &str) -> Result<RecordId, Status> {
+        if given.trim().is_empty() {
+            Ok(RecordId::new_random())
+        } else {
+            given.trim().parse().map_err(|_| invalid_field(field, format!("\"{given}\" is not a UUID")))
+        }
+    }
+}
+
+fn page_size(n: i32) -> Result<usize, Status> {
+    match n {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        n if n < 0 => Err(invalid_field("page_size", "must not be negative")),
+        n => Ok((n as usize).min(MAX_PAGE_SIZE)),
+    }
+}
+
+fn opt_vocab<T>(field: &str, n: i32, from: fn(i32) -> Option<T>) -> Result<Option<T>, Status> {
+    if n == 0 {
+        return Ok(None);
+    }
+    from(n).map(Some).ok_or_else(|| invalid_field(field, format!("unknown value {n}")))
+}
+
+fn opt_text(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_lowercase())
+}
+
+fn opt_district(s: &str) -> Result<Option<DistrictId>, Status> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|e: kreisnetz_model::IdError| invalid_field("district_id", e.to_string()))
+}
+
+fn opt_language(s: &str) -> Result<Option<kreisnetz_model::LanguageCode>, Status> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|e: String| invalid_field("language", e))
+}
+
+/// Field mask paths → fields; unknown or output-only paths are violations.
+fn mask<F: Copy>(
+    paths: Option<&prost_types::FieldMask>,
+    from_name: fn(&str) -> Option<F>,
+) -> Result<Vec<F>, Status> {
+    let paths = paths.map(|m| m.paths.as_slice()).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(invalid_field(
+            "update_mask",
+            "is required: name the fields to change, e.g. \"title,places_free\"",
+        ));
+    }
+    let mut v = Violations::default();
+    let mut fields = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        match from_name(p.trim()) {
+            Some(f) => fields.push(f),
+            None => v.push(format!("update_mask.paths[{i}]"), format!("\"{p}\" is not a field that can be updated")),
+        }
+    }
+    v.into_result().map_err(|v| invalid("", &v))?;
+    Ok(fields)
+}
+
+/// Keeps only the parse problems of fields in the mask.
+fn masked_violations(v: Violations, names: &[&str]) -> Violations {
+    Violations(
+        v.0.into_iter()
+            .filter(|fv| {
+                let root = fv.field.split(['[', '.']).next().unwrap_or("");
+                names.contains(&root)
+            })
+            .collect(),
+    )
+}
+
+#[tonic::async_trait]
+impl offering_service_server::OfferingService for Api {
+    async fn create_offering(&self, req: Request<v1::CreateOfferingRequest>) -> Result<Response<v1::Offering>, Status> {
+        let req = req.into_inner();
+        let wire = req.offering.ok_or_else(|| invalid_field("offering", "is required"))?;
+        let id = Self::client_id("offering_id", &req.offering_id)?;
+        let o = convert::offering_from_proto(&wire, *self.own(), id, Timestamp::now())
+            .map_err(|v| invalid("offering.", &v))?;
+        match self.write(Command::CreateOffering(o), "offering.").await? {
+            Outcome::Offering(o) => Ok(Response::new(convert::offering_to_proto(&o))),
+            _ => Err(Status::internal("the writer answered a create with something else")),
+        }
+    }
+
+    async fn get_offering(&self, req: Request<v1::GetOfferingRequest>) -> Result<Response<v1::Offering>, Status> {
+        let name = req.into_inner().name;
+        let (district, id) = self.name_for_read(&name, RecordKind::Offering)?;
+        let view = self.view()?;
+        view.find_offering(district.as_ref(), self.own(), &id)
+            .map(|o| Response::new(convert::offering_to_proto(o)))
+            .ok_or_else(|| not_found(RecordKind::Offering, &name))
+    }
+
+    async fn update_offering(&self, req: Request<v1::UpdateOfferingRequest>) -> Result<Response<v1::Offering>, Status> {
+        let req = req.into_inner();
+        let wire = req.offering.ok_or_else(|| invalid_field("offering", "is required"))?;
+        let name = if wire.name.is_empty() { &wire.id } else { &wire.name };
+        if name.is_empty() {
+            return Err(invalid_field("offering.name", "is required: which offering to update"));
+        }
+        let id = self.name_for_write("offering.name", name, RecordKind::Offering)?;
+        let fields = mask(req.update_mask.as_ref(), OfferingField::from_name)?;
+        let (patch, problems) = convert::parse_offering_partially(&wire, *self.own(), id, Timestamp::now());
+        let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+        masked_violations(problems, &names).into_result().map_err(|v| invalid("offering.", &v))?;
+        let etag = (!wire.etag.is_empty()).then(|| wire.etag.clone());
+        match self.write(Command::UpdateOffering { patch, fields, etag }, "offering.").await? {
+            Outcome::Offering(o) => Ok(Response::new(convert::offering_to_proto(&o))),
+            _ => Err(Status::internal("the writer answered an update with something else")),
+        }
+    }
+
+    async fn delete_offering(&self, req: Request<v1::DeleteOfferingRequest>) -> Result<Response<()>, Status> {
+        let req = req.into_inner();
+        let id = self.name_for_write("name", &req.name, RecordKind::Offering)?;
+        let etag = (!req.etag.is_empty()).then_some(req.etag);
+        self.write(Command::DeleteOffering { id, etag }, "").await?;
+        Ok(Response::new(()))
+    }
+
+    async fn list_offerings(
+        &self,
+        req: Request<v1::ListOfferingsRequest>,
+    ) -> Result<Response<v1::ListOfferingsResponse>, Status> {
+        let req = req.into_inner();
+        let filter = OfferingFilter {
+            district: opt_district(&req.district_id)?,
+            category: opt_vocab("category", req.category, kreisnetz_model::Category::from_number)?,
+            target_group: opt_vocab("target_group", req.target_group, kreisnetz_model::TargetGroup::from_number)?,
+            municipality: opt_text(&req.municipality),
+            status: opt_vocab("status", req.status, kreisnetz_model::OfferingStatus::from_number)?,
+            language: opt_language(&req.language)?,
+            query: opt_text(&req.query),
+        };
+        let size = page_size(req.page_size)?;
+        let page = self
+            .view()?
+            .list_offerings(&filter, size, &req.page_token)
+            .map_err(|e| invalid_field("page_token", e.0))?;
+        Ok(Response::new(v1::ListOfferingsResponse {
+            offerings: page.items.iter().map(convert::offering_to_proto).collect(),
+            next_page_token: page.next_page_token,
+            total_size: page.total_size as i32,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl contact_service_server::ContactService for Api {
+    async fn create_contact(&self, req: Request<v1::CreateContactRequest>) -> Result<Response<v1::Contact>, Status> {
+        let req = req.into_inner();
+        let wire = req.contact.ok_or_else(|| invalid_field("contact", "is required"))?;
+        let id = Self::client_id("contact_id", &req.contact_id)?;
+        let c = convert::contact_from_proto(&wire, *self.own(), id, Timestamp::now())
+            .map_err(|v| invalid("contact.", &v))?;
+        match self.write(Command::CreateContact(c), "contact.").await? {
+            Outcome::Contact(c) => Ok(Response::new(convert::contact_to_proto(&c))),
+            _ => Err(Status::internal("the writer answered a create with something else")),
+        }
+    }
+
+    async fn get_contact(&self, req: Request<v1::GetContactRequest>) -> Result<Response<v1::Contact>, Status> {
+        let name = req.into_inner().name;
+        let (district, id) = self.name_for_read(&name, RecordKind::Contact)?;
+        let view = self.view()?;
+        view.find_contact(district.as_ref(), self.own(), &id)
+            .map(|c| Response::new(convert::contact_to_proto(c)))
+            .ok_or_else(|| not_found(RecordKind::Contact, &name))
+    }
+
+    async fn update_contact(&self, req: Request<v1::UpdateContactRequest>) -> Result<Response<v1::Contact>, Status> {
+        let req = req.into_inner();
+        let wire = req.contact.ok_or_else(|| invalid_field("contact", "is required"))?;
+        let name = if wire.name.is_empty() { &wire.id } else { &wire.name };
+        if name.is_empty() {
+            return Err(invalid_field("contact.name", "is required: which contact to update"));
+        }
+        let id = self.name_for_write("contact.name", name, RecordKind::Contact)?;
+        let fields = mask(req.update_mask.as_ref(), ContactField::from_name)?;
+        let (patch, problems) = convert::parse_contact_partially(&wire, *self.own(), id, Timestamp::now());
+        let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+        masked_violations(problems, &names).into_result().map_err(|v| invalid("contact.", &v))?;
+        let etag = (!wire.etag.is_empty()).then(|| wire.etag.clone());
+        match self.write(Command::UpdateContact { patch, fields, etag }, "contact.").await? {
+            Outcome::Contact(c) => Ok(Response::new(convert::contact_to_proto(&c))),
+            _ => Err(Status::internal("the writer answered an update with something else")),
+        }
+    }
+
+    async fn delete_contact(&self, req: Request<v1::DeleteContactRequest>) -> Result<Response<()>, Status> {
+        let req = req.into_inner();
+        let id = self.name_for_write("name", &req.name, RecordKind::Contact)?;
+        let etag = (!req.etag.is_empty()).then_some(req.etag);
+        self.write(Command::DeleteContact { id, etag }, "").await?;
+        Ok(Response::new(()))
+    }
+
+    async fn list_contacts(
+        &self,
+        req: Request<v1::ListContactsRequest>,
+    ) -> Result<Response<v1::ListContactsResponse>, Status> {
+        let req = req.into_inner();
+        let filter = ContactFilter {
+            district: opt_district(&req.district_id)?,
+            organisation: opt_text(&req.organisation),
+            language: opt_language(&req.language)?,
+            query: opt_text(&req.query),
+        };
+        let size = page_size(req.page_size)?;
+        let page = self
+            .view()?
+            .list_contacts(&filter, size, &req.page_token)
+            .map_err(|e| invalid_field("page_token", e.0))?;
+        Ok(Response::new(v1::ListContactsResponse {
+            contacts: page.items.iter().map(convert::contact_to_proto).collect(),
+            next_page_token: page.next_page_token,
+            total_size: page.total_size as i32,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl change_feed_service_server::ChangeFeedService for Api {
+    type WatchStream = ReceiverStream<Result<v1::ChangeEvent, Status>>;
+
+    async fn watch(&self, req: Request<v1::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let req = req.into_inner();
+        let rx = crate::feed::spawn_watch(
+            self.0.store.clone(),
+            self.0.feed_head.clone(),
+            self.0.shutdown.clone(),
+            req.after_sequence,
+            req.stop_at_head,
+        );
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[tonic::async_trait]
+impl node_service_server::NodeService for Api {
+    async fn get_node_status(&self, _req: Request<v1::GetNodeStatusRequest>) -> Result<Response<v1::NodeStatus>, Status> {
+        let s = &self.0;
+        let (offerings, contacts, documents) = {
+            let view = self.view()?;
+            let (o, c) = view.counts();
+            (o, c, view.districts.len())
+        };
+        let start_ms = s
+            .start_time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        Ok(Response::new(v1::NodeStatus {
+            district_id: s.district.to_string(),
+            district_name: s.district_name.clone(),
+            node_id: s.node_id.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            start_time: Some(convert::timestamp(Timestamp(start_ms))),
+            feed_sequence: *s.feed_head.borrow(),
+            offerings: offerings as u32,
+            contacts: contacts as u32,
+            documents: documents as u32,
+            heads: s.heads.borrow().iter().map(|h| h.to_string()).collect(),
+            storage_bytes: s.store.size_on_disk(),
+            api_address: s.api_address.clone(),
+            federation_address: s.federation_address.clone(),
+        }))
+    }
+}

@@ -1,0 +1,209 @@
+//! The node's configuration: one TOML file in the data directory, overridable by environment
+//! variables, with defaults that give a working node on loopback.
+//!
+//! Precedence, lowest first: built-in defaults, `<data-dir>/kreisnetz.toml`, environment
+//! variables `KREISNETZ_<SECTION>__<KEY>` (e.g. `KREISNETZ_API__LISTEN=127.0.0.1:7800`), then
+//! command-line flags of `kreisnetz serve`.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The file name of the configuration inside the data directory.
+pub const CONFIG_FILE: &str = "kreisnetz.toml";
+
+/// Everything a node is configured with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub district: DistrictConfig,
+    pub api: ApiConfig,
+    pub federation: FederationConfig,
+    pub log: LogConfig,
+    pub storage: StorageConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DistrictConfig {
+    /// The district's official name, e.g. "Landkreis Vechta".
+    pub name: String,
+    /// The official municipality key (Amtlicher Gemeindeschlüssel), e.g. "03460".
+    pub ags: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Where the public gRPC API listens. Loopback by default.
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Where the federation service will listen (reserved; peers come with the federation).
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `kreisnetz_node=debug,info`. `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Compact a document into a new snapshot once the change chunks appended since the last
+    /// snapshot are larger than the snapshot and at least this many bytes.
+    pub compact_min_bytes: u64,
+    /// Most writes that share one flush (group commit).
+    pub max_batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            district: DistrictConfig::default(),
+            api: ApiConfig::default(),
+            federation: FederationConfig::default(),
+            log: LogConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+impl Default for DistrictConfig {
+    fn default() -> Self {
+        DistrictConfig { name: String::new(), ags: String::new() }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], 7700)) }
+    }
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig { listen: SocketAddr::from(([127, 0, 0, 1], 7701)) }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "text".into(), level: "info".into() }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { compact_min_bytes: 1 << 20, max_batch: 512 }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path} already exists; remove it or use another data directory")]
+    Exists { path: PathBuf },
+}
+
+impl Config {
+    /// Defaults, then the data directory's config file (if present), then the environment.
+    pub fn load(data_dir: &Path) -> Result<Config, ConfigError> {
+        let path = data_dir.join(CONFIG_FILE);
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&path))
+            .merge(Env::prefixed("KREISNETZ_").split("__").ignore(&["data_dir", "node", "token"]));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid { path: path.clone(), message: e.to_string() })?;
+        config.check().map_err(|message| ConfigError::Invalid { path, message })?;
+        Ok(config)
+    }
+
+    /// Rules that serde cannot express.
+    pub fn check(&self) -> Result<(), String> {
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(format!("log.format is \"{}\"; expected \"text\" or \"json\"", self.log.format));
+        }
+        if !self.district.ags.is_empty()
+            && !(self.district.ags.len() == 5 && self.district.ags.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "district.ags is \"{}\"; an AGS of a district is five digits, e.g. \"03460\"",
+                self.district.ags
+            ));
+        }
+        if self.storage.max_batch == 0 {
+            return Err("storage.max_batch must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Writes this configuration as `<data_dir>/kreisnetz.toml`, refusing to overwrite one.
+    pub fn write_new(&self, data_dir: &Path) -> Result<PathBuf, ConfigError> {
+        let path = data_dir.join(CONFIG_FILE);
+        if path.exists() {
+            return Err(ConfigError::Exists { path });
+        }
+        let body = toml::to_string_pretty(self).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let text = format!(
+            "# kreisnetz node configuration. Every key is optional; see README.md, \"Configuration\".\n\
+             # Environment variables KREISNETZ_<SECTION>__<KEY> override it (e.g. KREISNETZ_API__LISTEN).\n\n{body}"
+        );
+        std::fs::write(&path, text).map_err(|source| ConfigError::Write { path: path.clone(), source })?;
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_bind_loopback() {
+        let c = Config::default();
+        assert!(c.api.listen.ip().is_loopback());
+        assert!(c.federation.listen.ip().is_loopback());
+        c.check().unwrap();
+    }
+
+    #[test]
+    fn written_config_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::default();
+        c.district.name = "Landkreis Wesermarsch".into();
+        c.district.ags = "03461".into();
+        c.write_new(dir.path()).unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), c);
+        assert!(matches!(c.write_new(dir.path()), Err(ConfigError::Exists { .. })));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "[api]\nlisten = \"nonsense\"\n").unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("listen"), "{err}");
+        std::fs::write(dir.path().join(CONFIG_FILE), "[api]\nlissen = \"127.0.0.1:1\"\n").unwrap();
+        assert!(Config::load(dir.path()).is_err());
+        std::fs::write(dir.path().join(CONFIG_FILE), "[log]\nformat = \"xml\"\n").unwrap();
+        assert!(Config::load(dir.path()).unwrap_err().to_string().contains("log.format"));
+    }
+}

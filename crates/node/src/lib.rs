@@ -1,0 +1,23 @@
+//! A kreisnetz district node.
+//!
+//! The node is a thin shell of IO around pure parts: the district document
+//! (`kreisnetz-document`) decides how records are laid out, the domain model
+//! (`kreisnetz-model`) decides what is valid, storage (`kreisnetz-storage`) keeps bytes. This
+//! crate wires them together:
+//!
+//! - [`writer`]: the single thread that changes the own document, with group commit;
+//! - [`view`]: the typed read side every read is served from;
+//! - [`feed`]: the resumable change feed;
+//! - [`api`]: the gRPC handlers and the mapping of every refusal to a status code;
+//! - [`node`]: start-up and graceful shutdown;
+//! - [`config`]: the TOML configuration with environment overrides.
+
+pub mod api;
+pub mod config;
+pub mod feed;
+pub mod node;
+pub mod view;
+pub mod writer;
+
+pub use config::Config;
+pub use node::{RunningNode, StartError, start};

@@ -1,0 +1,182 @@
+//! Starting and stopping a node: open storage, load the document, start the writer, serve the
+//! API; on shutdown stop accepting calls, let in-flight writes finish, flush, and return.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use kreisnetz_identity::Identity;
+use kreisnetz_proto::v1::{
+    change_feed_service_server::ChangeFeedServiceServer, contact_service_server::ContactServiceServer,
+    node_service_server::NodeServiceServer, offering_service_server::OfferingServiceServer,
+};
+use kreisnetz_storage::{SledStore, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{Api, ApiState};
+use crate::config::Config;
+use crate::view::RegionView;
+use crate::writer::{Published, Writer, district_view, open_document};
+
+/// The sled database lives here inside the data directory.
+pub const DB_DIR: &str = "db";
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("identity: {0}")]
+    Identity(#[from] kreisnetz_identity::IdentityError),
+    #[error("storage at {path}: {source}")]
+    Storage { path: PathBuf, source: kreisnetz_storage::StoreError },
+    #[error(transparent)]
+    Open(#[from] crate::writer::OpenError),
+    #[error("cannot listen on {addr}: {source} (is another node running there? set api.listen)")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A running node.
+pub struct RunningNode {
+    /// Where the API actually listens (useful with port 0).
+    pub api_addr: SocketAddr,
+    pub district: kreisnetz_model::DistrictId,
+    pub node_id: kreisnetz_model::NodeId,
+    shutdown: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    writer: std::thread::JoinHandle<()>,
+    store: Arc<dyn Store>,
+}
+
+/// Starts a node on `data_dir` with `config`. Creates the identity on first start.
+pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, StartError> {
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir).map_err(|e| {
+            StartError::Other(format!("cannot create data directory {}: {e}", data_dir.display()))
+        })?;
+    }
+    let node_name = if config.district.name.is_empty() { "kreisnetz node" } else { &config.district.name };
+    let (identity, created) = Identity::load_or_create(data_dir, node_name)?;
+    let district = identity.district.id();
+    let node_id = identity.node.id;
+    if created {
+        tracing::info!(%district, node = %node_id, "created a new identity");
+    }
+
+    let db_path = data_dir.join(DB_DIR);
+    let store: Arc<dyn Store> = Arc::new(
+        SledStore::open(&db_path).map_err(|source| StartError::Storage { path: db_path.clone(), source })?,
+    );
+    let loaded = std::time::Instant::now();
+    let (doc, snapshot_bytes, chunk_bytes) = open_document(store.as_ref(), district)?;
+    let own = district_view(&doc, &config.district.name);
+    tracing::info!(
+        offerings = own.offerings.len(),
+        contacts = own.contacts.len(),
+        ms = loaded.elapsed().as_millis() as u64,
+        "loaded the district document"
+    );
+    let view = Arc::new(RwLock::new(RegionView::default()));
+    if let Ok(mut v) = view.write() {
+        v.districts.insert(district, own);
+    }
+    let (feed_head, feed_rx) = watch::channel(store.feed_head());
+    let (heads_tx, heads_rx) = watch::channel(Vec::new());
+    let published = Arc::new(Published { view: view.clone(), feed_head, heads: heads_tx });
+    let mut writer = Writer::new(
+        district,
+        doc,
+        store.clone(),
+        published.clone(),
+        config.storage.max_batch,
+        config.storage.compact_min_bytes,
+        snapshot_bytes,
+        chunk_bytes,
+    );
+    if !config.district.name.is_empty() {
+        writer
+            .set_metadata(&config.district.name, &config.district.ags)
+            .map_err(|e| StartError::Other(e.to_string()))?;
+    } else {
+        writer.persist_pending("genesis").map_err(|e| StartError::Other(e.to_string()))?;
+        tracing::warn!("district.name is not set in the configuration; set it so other districts see who you are");
+    }
+    let (writer_handle, writer_join) = writer.spawn(4096);
+
+    let listener = TcpListener::bind(config.api.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.api.listen, source })?;
+    let api_addr = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let state = ApiState {
+        district,
+        district_name: config.district.name.clone(),
+        node_id,
+        writer: writer_handle,
+        view,
+        store: store.clone(),
+        feed_head: feed_rx,
+        heads: heads_rx,
+        shutdown: shutdown_rx.clone(),
+        start_time: SystemTime::now(),
+        api_address: api_addr.to_string(),
+        federation_address: config.federation.listen.to_string(),
+    };
+    let api = Api(Arc::new(state));
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<OfferingServiceServer<Api>>().await;
+    health_reporter.set_serving::<ContactServiceServer<Api>>().await;
+    health_reporter.set_serving::<ChangeFeedServiceServer<Api>>().await;
+    health_reporter.set_serving::<NodeServiceServer<Api>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kreisnetz_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| StartError::Other(format!("reflection: {e}")))?;
+
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let mut shutdown_wait = shutdown_rx;
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(OfferingServiceServer::new(api.clone()))
+        .add_service(ContactServiceServer::new(api.clone()))
+        .add_service(ChangeFeedServiceServer::new(api.clone()))
+        .add_service(NodeServiceServer::new(api));
+    let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
+        let _ = shutdown_wait.wait_for(|stop| *stop).await;
+    }));
+    tracing::info!(api = %api_addr, %district, node = %node_id, "node is serving");
+    Ok(RunningNode { api_addr, district, node_id, shutdown: shutdown_tx, server, writer: writer_join, store })
+}
+
+impl RunningNode {
+    /// Stops gracefully: no new calls, in-flight writes finish and are flushed.
+    pub async fn shutdown(self) -> Result<(), String> {
+        let _ = self.shutdown.send(true);
+        let served = self.server.await;
+        // The server owned the last writer handles; the writer drains its queue and ends.
+        let writer = self.writer;
+        let joined = tokio::task::spawn_blocking(move || writer.join()).await;
+        let store = self.store;
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("final flush failed: {e}"))?;
+        match (served, joined) {
+            (Ok(Ok(())), Ok(Ok(()))) => Ok(()),
+            (Ok(Err(e)), _) => Err(format!("the API server failed: {e}")),
+            (Err(e), _) => Err(format!("the API server task failed: {e}")),
+            (_, _) => Err("the document writer panicked".into()),
+        }
+    }
+
+    /// Waits until the server ends by itself (it normally runs until shutdown).
+    pub fn is_finished(&self) -> bool {
+        self.server.is_finished()
+    }
+}
