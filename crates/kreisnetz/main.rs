@@ -19,7 +19,11 @@ use kreisnetz_node::config::CONFIG_FILE;
 const API_ADDR_FILE: &str = "api.addr";
 
 #[derive(Parser)]
-#[command(name = "kreisnetz", version, about = "A kreisnetz district node: offerings and contacts of a district, synced with the region")]
+#[command(
+    name = "kreisnetz",
+    version,
+    about = "A kreisnetz district node: offerings and contacts of a district, synced with the region"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,8 +62,17 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Init { data_dir, district, ags, api_listen } => init(&data_dir, &district, &ags, api_listen),
-        Command::Serve { data_dir, api_listen, district } => serve(&data_dir, api_listen, district),
+        Command::Init {
+            data_dir,
+            district,
+            ags,
+            api_listen,
+        } => init(&data_dir, &district, &ags, api_listen),
+        Command::Serve {
+            data_dir,
+            api_listen,
+            district,
+        } => serve(&data_dir, api_listen, district),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,7 +96,10 @@ fn init(data_dir: &Path, district: &str, ags: &str, api_listen: Option<SocketAdd
     config.check().map_err(anyhow::Error::msg)?;
     let config_path = data_dir.join(CONFIG_FILE);
     if config_path.exists() {
-        bail!("{} already exists: this data directory is initialised", config_path.display());
+        bail!(
+            "{} already exists: this data directory is initialised",
+            config_path.display()
+        );
     }
     let identity = Identity::create(data_dir, &config.district.name)
         .with_context(|| format!("cannot create the identity in {}", data_dir.display()))?;
@@ -100,14 +116,28 @@ fn print_ids(data_dir: &Path, config: &Config, identity: &Identity) {
     println!("  API:          {}", config.api.listen);
     println!();
     println!("Give the district ID and node ID to the districts you federate with, and compare");
-    println!("them on the phone. Start the node with: kreisnetz serve --data-dir {}", data_dir.display());
+    println!(
+        "them on the phone. Start the node with: kreisnetz serve --data-dir {}",
+        data_dir.display()
+    );
 }
 
 fn serve(data_dir: &Path, api_listen: Option<SocketAddr>, district: Option<String>) -> Result<()> {
-    if !data_dir.join(CONFIG_FILE).exists() && !data_dir.join(kreisnetz_identity::DISTRICT_KEY_FILE).exists() {
+    if !data_dir.join(CONFIG_FILE).exists()
+        && !data_dir
+            .join(kreisnetz_identity::DISTRICT_KEY_FILE)
+            .exists()
+    {
         let mut config = Config::default();
         config.district.name = district.clone().unwrap_or_default();
-        let identity = Identity::create(data_dir, if config.district.name.is_empty() { "kreisnetz node" } else { &config.district.name })?;
+        let identity = Identity::create(
+            data_dir,
+            if config.district.name.is_empty() {
+                "kreisnetz node"
+            } else {
+                &config.district.name
+            },
+        )?;
         config.write_new(data_dir)?;
         print_ids(data_dir, &config, &identity);
     }
@@ -150,9 +180,13 @@ async fn wait_for_signal() -> Result<()> {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     if config.log.format == "json" {
         builder.json().init();
     } else {

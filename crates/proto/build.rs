@@ -7,13 +7,19 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["kreisnetz/v1/resources.proto", "kreisnetz/v1/directory.proto"];
+    let files = [
+        "kreisnetz/v1/resources.proto",
+        "kreisnetz/v1/directory.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(f).display());
     }
     let fds = protox::compile(files, [&proto_root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(out_dir.join("kreisnetz_descriptor.bin"), fds.encode_to_vec())?;
+    std::fs::write(
+        out_dir.join("kreisnetz_descriptor.bin"),
+        fds.encode_to_vec(),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
-use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValueRef, ValueRef, transaction::Transactable};
+use automerge::{
+    AutoCommit, ObjId, ObjType, ReadDoc, ScalarValueRef, ValueRef, transaction::Transactable,
+};
 use kreisnetz_model::{
     Category, Contact, ContactField, Coordinates, DistrictId, Offering, OfferingField,
     OfferingStatus, RecordId, Timestamp, format_date, parse_date,
@@ -118,9 +120,10 @@ pub(crate) fn read_offering(
 ) -> Result<Offering, DocumentError> {
     let f = Fields::read(doc, obj);
     let coordinates = match f.get("coordinates") {
-        Some(Field::Coordinates(Some(latitude), Some(longitude))) => {
-            Some(Coordinates { latitude: *latitude, longitude: *longitude })
-        }
+        Some(Field::Coordinates(Some(latitude), Some(longitude))) => Some(Coordinates {
+            latitude: *latitude,
+            longitude: *longitude,
+        }),
         _ => None,
     };
     Ok(Offering {
@@ -228,7 +231,11 @@ impl Writer<'_> {
 
     /// Makes the set at `key` hold exactly `members`, touching only what differs.
     fn set(&mut self, key: &str, members: BTreeSet<String>) -> Result<(), DocumentError> {
-        let existing = if self.fresh { None } else { self.doc.get(self.obj, key)? };
+        let existing = if self.fresh {
+            None
+        } else {
+            self.doc.get(self.obj, key)?
+        };
         let child = match existing {
             Some((automerge::Value::Object(ObjType::Map), child)) => child,
             _ if members.is_empty() => {
@@ -330,6 +337,10 @@ pub(crate) fn write_times(
     if let Some(c) = created {
         doc.put(obj, "create_time", automerge::ScalarValue::Timestamp(c.0))?;
     }
-    doc.put(obj, "update_time", automerge::ScalarValue::Timestamp(updated.0))?;
+    doc.put(
+        obj,
+        "update_time",
+        automerge::ScalarValue::Timestamp(updated.0),
+    )?;
     Ok(())
 }

@@ -30,8 +30,12 @@
 
 mod codec;
 
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, transaction::Transactable};
-use kreisnetz_model::{Contact, ContactField, DistrictId, Offering, OfferingField, RecordId, RecordKind};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, transaction::Transactable,
+};
+use kreisnetz_model::{
+    Contact, ContactField, DistrictId, Offering, OfferingField, RecordId, RecordKind,
+};
 
 pub use automerge;
 
@@ -61,7 +65,9 @@ pub struct DistrictDocument {
 
 impl std::fmt::Debug for DistrictDocument {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DistrictDocument").field("district", &self.district).finish_non_exhaustive()
+        f.debug_struct("DistrictDocument")
+            .field("district", &self.district)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +79,9 @@ fn genesis(district: &DistrictId) -> Result<AutoCommit, DocumentError> {
     doc.put_object(ROOT, "offerings", ObjType::Map)?;
     doc.put_object(ROOT, "contacts", ObjType::Map)?;
     doc.commit_with(
-        automerge::transaction::CommitOptions::default().with_message("genesis").with_time(0),
+        automerge::transaction::CommitOptions::default()
+            .with_message("genesis")
+            .with_time(0),
     );
     Ok(doc)
 }
@@ -124,12 +132,19 @@ impl DistrictDocument {
         let map = |key: &str| -> Result<ObjId, DocumentError> {
             match doc.get(ROOT, key)? {
                 Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
-                _ => Err(DocumentError::Malformed(format!("the root has no `{key}` map"))),
+                _ => Err(DocumentError::Malformed(format!(
+                    "the root has no `{key}` map"
+                ))),
             }
         };
         let offerings = map("offerings")?;
         let contacts = map("contacts")?;
-        Ok(DistrictDocument { district, doc, offerings, contacts })
+        Ok(DistrictDocument {
+            district,
+            doc,
+            offerings,
+            contacts,
+        })
     }
 
     /// The district that owns this document.
@@ -150,7 +165,9 @@ impl DistrictDocument {
     /// The district's name and AGS as written in the document.
     pub fn metadata(&self) -> (String, String) {
         let get = |key: &str| -> String {
-            let Ok(Some((_, obj))) = self.doc.get(ROOT, "district") else { return String::new() };
+            let Ok(Some((_, obj))) = self.doc.get(ROOT, "district") else {
+                return String::new();
+            };
             match self.doc.get(&obj, key) {
                 Ok(Some((v, _))) => v.as_str().unwrap_or_default().to_string(),
                 _ => String::new(),
@@ -206,7 +223,10 @@ impl DistrictDocument {
             RecordKind::Offering => &self.offerings,
             RecordKind::Contact => &self.contacts,
         };
-        self.doc.keys(parent).filter_map(|k| k.parse().ok()).collect()
+        self.doc
+            .keys(parent)
+            .filter_map(|k| k.parse().ok())
+            .collect()
     }
 
     /// Every offering that can be read. A record this version cannot read is skipped with a
@@ -241,9 +261,14 @@ impl DistrictDocument {
     /// Adds an offering (every field). Not committed until [`Self::commit`].
     pub fn create_offering(&mut self, o: &Offering) -> Result<(), DocumentError> {
         if self.record_obj(RecordKind::Offering, &o.id)?.is_some() {
-            return Err(DocumentError::AlreadyExists { kind: "offering", id: o.id });
+            return Err(DocumentError::AlreadyExists {
+                kind: "offering",
+                id: o.id,
+            });
         }
-        let obj = self.doc.put_object(&self.offerings, o.id.to_string(), ObjType::Map)?;
+        let obj = self
+            .doc
+            .put_object(&self.offerings, o.id.to_string(), ObjType::Map)?;
         codec::write_offering(&mut self.doc, &obj, o, OfferingField::ALL, true)?;
         codec::write_times(&mut self.doc, &obj, Some(o.create_time), o.update_time)
     }
@@ -256,7 +281,10 @@ impl DistrictDocument {
     ) -> Result<(), DocumentError> {
         let obj = self
             .record_obj(RecordKind::Offering, &o.id)?
-            .ok_or(DocumentError::NotFound { kind: "offering", id: o.id })?;
+            .ok_or(DocumentError::NotFound {
+                kind: "offering",
+                id: o.id,
+            })?;
         codec::write_offering(&mut self.doc, &obj, o, fields, false)?;
         codec::write_times(&mut self.doc, &obj, None, o.update_time)
     }
@@ -264,7 +292,10 @@ impl DistrictDocument {
     /// Removes an offering.
     pub fn delete_offering(&mut self, id: &RecordId) -> Result<(), DocumentError> {
         if self.record_obj(RecordKind::Offering, id)?.is_none() {
-            return Err(DocumentError::NotFound { kind: "offering", id: *id });
+            return Err(DocumentError::NotFound {
+                kind: "offering",
+                id: *id,
+            });
         }
         self.doc.delete(&self.offerings, id.to_string())?;
         Ok(())
@@ -273,18 +304,30 @@ impl DistrictDocument {
     /// Adds a contact.
     pub fn create_contact(&mut self, c: &Contact) -> Result<(), DocumentError> {
         if self.record_obj(RecordKind::Contact, &c.id)?.is_some() {
-            return Err(DocumentError::AlreadyExists { kind: "contact", id: c.id });
+            return Err(DocumentError::AlreadyExists {
+                kind: "contact",
+                id: c.id,
+            });
         }
-        let obj = self.doc.put_object(&self.contacts, c.id.to_string(), ObjType::Map)?;
+        let obj = self
+            .doc
+            .put_object(&self.contacts, c.id.to_string(), ObjType::Map)?;
         codec::write_contact(&mut self.doc, &obj, c, ContactField::ALL, true)?;
         codec::write_times(&mut self.doc, &obj, Some(c.create_time), c.update_time)
     }
 
     /// Writes the given fields of `c` into the stored contact.
-    pub fn update_contact(&mut self, c: &Contact, fields: &[ContactField]) -> Result<(), DocumentError> {
+    pub fn update_contact(
+        &mut self,
+        c: &Contact,
+        fields: &[ContactField],
+    ) -> Result<(), DocumentError> {
         let obj = self
             .record_obj(RecordKind::Contact, &c.id)?
-            .ok_or(DocumentError::NotFound { kind: "contact", id: c.id })?;
+            .ok_or(DocumentError::NotFound {
+                kind: "contact",
+                id: c.id,
+            })?;
         codec::write_contact(&mut self.doc, &obj, c, fields, false)?;
         codec::write_times(&mut self.doc, &obj, None, c.update_time)
     }
@@ -292,7 +335,10 @@ impl DistrictDocument {
     /// Removes a contact.
     pub fn delete_contact(&mut self, id: &RecordId) -> Result<(), DocumentError> {
         if self.record_obj(RecordKind::Contact, id)?.is_none() {
-            return Err(DocumentError::NotFound { kind: "contact", id: *id });
+            return Err(DocumentError::NotFound {
+                kind: "contact",
+                id: *id,
+            });
         }
         self.doc.delete(&self.contacts, id.to_string())?;
         Ok(())
@@ -301,7 +347,9 @@ impl DistrictDocument {
     /// Commits pending edits as one change. `time` is seconds since the epoch (advisory).
     pub fn commit(&mut self, message: &str, time: i64) -> Option<ChangeHash> {
         self.doc.commit_with(
-            automerge::transaction::CommitOptions::default().with_message(message).with_time(time),
+            automerge::transaction::CommitOptions::default()
+                .with_message(message)
+                .with_time(time),
         )
     }
 
@@ -323,7 +371,10 @@ impl DistrictDocument {
 
 /// Change hashes as short hex, for messages.
 pub fn hex_list(heads: &[ChangeHash]) -> String {
-    let parts: Vec<String> = heads.iter().map(|h| h.to_string().chars().take(12).collect()).collect();
+    let parts: Vec<String> = heads
+        .iter()
+        .map(|h| h.to_string().chars().take(12).collect())
+        .collect();
     format!("[{}]", parts.join(", "))
 }
 

@@ -22,7 +22,10 @@ fn offering() -> Offering {
         municipality: "Cloppenburg".into(),
         address: "Bürgermeister-Heukamp-Straße 1".into(),
         postal_code: "49661".into(),
-        coordinates: Some(Coordinates { latitude: 52.84, longitude: 8.04 }),
+        coordinates: Some(Coordinates {
+            latitude: 52.84,
+            longitude: 8.04,
+        }),
         languages: ["de".parse().unwrap(), "ar".parse().unwrap()].into(),
         start_date: Some(parse_date("2027-02-01").unwrap()),
         end_date: Some(parse_date("2027-07-31").unwrap()),
@@ -96,7 +99,10 @@ fn a_minimal_offering_round_trips_with_empty_fields_absent() {
     doc.create_offering(&o).unwrap();
     doc.commit("create", 0);
     assert_eq!(doc.offering(&o.id).unwrap(), Some(o.clone()));
-    let obj = doc.record_obj(RecordKind::Offering, &o.id).unwrap().unwrap();
+    let obj = doc
+        .record_obj(RecordKind::Offering, &o.id)
+        .unwrap()
+        .unwrap();
     assert!(doc.automerge().get(&obj, "description").unwrap().is_none());
 }
 
@@ -105,13 +111,19 @@ fn creating_twice_is_already_exists_and_missing_is_not_found() {
     let mut doc = DistrictDocument::new(district()).unwrap();
     let o = offering();
     doc.create_offering(&o).unwrap();
-    assert!(matches!(doc.create_offering(&o), Err(DocumentError::AlreadyExists { .. })));
+    assert!(matches!(
+        doc.create_offering(&o),
+        Err(DocumentError::AlreadyExists { .. })
+    ));
     let other = offering();
     assert!(matches!(
         doc.update_offering(&other, &[OfferingField::Title]),
         Err(DocumentError::NotFound { .. })
     ));
-    assert!(matches!(doc.delete_offering(&other.id), Err(DocumentError::NotFound { .. })));
+    assert!(matches!(
+        doc.delete_offering(&other.id),
+        Err(DocumentError::NotFound { .. })
+    ));
     doc.delete_offering(&o.id).unwrap();
     assert_eq!(doc.offering(&o.id).unwrap(), None);
 }
@@ -126,7 +138,8 @@ fn updates_change_only_the_fields_in_the_mask() {
     changed.places_free = Some(0);
     changed.description = "ignored: not in the mask".into();
     changed.update_time = Timestamp(o.update_time.0 + 1000);
-    doc.update_offering(&changed, &[OfferingField::Title, OfferingField::PlacesFree]).unwrap();
+    doc.update_offering(&changed, &[OfferingField::Title, OfferingField::PlacesFree])
+        .unwrap();
     let got = doc.offering(&o.id).unwrap().unwrap();
     assert_eq!(got.title, "Neuer Titel");
     assert_eq!(got.places_free, Some(0));
@@ -147,11 +160,24 @@ fn clearing_a_field_removes_it() {
     changed.url.clear();
     doc.update_offering(
         &changed,
-        &[OfferingField::Coordinates, OfferingField::PlacesFree, OfferingField::Languages, OfferingField::Url],
+        &[
+            OfferingField::Coordinates,
+            OfferingField::PlacesFree,
+            OfferingField::Languages,
+            OfferingField::Url,
+        ],
     )
     .unwrap();
     let got = doc.offering(&o.id).unwrap().unwrap();
-    assert_eq!((got.coordinates, got.places_free, got.languages.len(), got.url.as_str()), (None, None, 0, ""));
+    assert_eq!(
+        (
+            got.coordinates,
+            got.places_free,
+            got.languages.len(),
+            got.url.as_str()
+        ),
+        (None, None, 0, "")
+    );
 }
 
 #[test]
@@ -161,8 +187,13 @@ fn unknown_fields_survive_updates_and_reloads() {
     doc.create_offering(&o).unwrap();
     doc.commit("create", 0);
     // A newer version writes a field this one does not know.
-    let obj = doc.record_obj(RecordKind::Offering, &o.id).unwrap().unwrap();
-    doc.automerge().put(&obj, "accessibility", "barrierefrei").unwrap();
+    let obj = doc
+        .record_obj(RecordKind::Offering, &o.id)
+        .unwrap()
+        .unwrap();
+    doc.automerge()
+        .put(&obj, "accessibility", "barrierefrei")
+        .unwrap();
     doc.automerge().put(ROOT, "future_collection", "x").unwrap();
     doc.commit("newer version", 0);
     let mut changed = o.clone();
@@ -170,11 +201,25 @@ fn unknown_fields_survive_updates_and_reloads() {
     doc.update_offering(&changed, OfferingField::ALL).unwrap();
     doc.commit("update", 0);
     let mut loaded = reload(&mut doc);
-    let obj = loaded.record_obj(RecordKind::Offering, &o.id).unwrap().unwrap();
-    let kept = loaded.automerge().get(&obj, "accessibility").unwrap().unwrap().0;
+    let obj = loaded
+        .record_obj(RecordKind::Offering, &o.id)
+        .unwrap()
+        .unwrap();
+    let kept = loaded
+        .automerge()
+        .get(&obj, "accessibility")
+        .unwrap()
+        .unwrap()
+        .0;
     assert_eq!(kept.as_str(), Some("barrierefrei"));
     assert_eq!(loaded.offering(&o.id).unwrap().unwrap().title, "Geändert");
-    assert!(loaded.automerge().get(ROOT, "future_collection").unwrap().is_some());
+    assert!(
+        loaded
+            .automerge()
+            .get(ROOT, "future_collection")
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[test]
@@ -192,7 +237,11 @@ fn concurrent_edits_of_different_fields_both_survive() {
     let mut on_b = o.clone();
     on_b.places_free = Some(1);
     on_b.target_groups.insert(TargetGroup::Youth);
-    b.update_offering(&on_b, &[OfferingField::PlacesFree, OfferingField::TargetGroups]).unwrap();
+    b.update_offering(
+        &on_b,
+        &[OfferingField::PlacesFree, OfferingField::TargetGroups],
+    )
+    .unwrap();
     b.commit("b", 0);
 
     a.automerge().merge(b.automerge()).unwrap();
@@ -211,15 +260,23 @@ fn concurrent_additions_to_a_set_merge() {
     let mut b = reload(&mut a);
     let mut on_a = o.clone();
     on_a.languages.insert("uk".parse().unwrap());
-    a.update_offering(&on_a, &[OfferingField::Languages]).unwrap();
+    a.update_offering(&on_a, &[OfferingField::Languages])
+        .unwrap();
     a.commit("a", 0);
     let mut on_b = o.clone();
     on_b.languages.insert("fa".parse().unwrap());
-    b.update_offering(&on_b, &[OfferingField::Languages]).unwrap();
+    b.update_offering(&on_b, &[OfferingField::Languages])
+        .unwrap();
     b.commit("b", 0);
     a.automerge().merge(b.automerge()).unwrap();
-    let langs: BTreeSet<String> =
-        a.offering(&o.id).unwrap().unwrap().languages.iter().map(|l| l.to_string()).collect();
+    let langs: BTreeSet<String> = a
+        .offering(&o.id)
+        .unwrap()
+        .unwrap()
+        .languages
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
     assert_eq!(langs, ["ar", "de", "fa", "uk"].map(String::from).into());
 }
 
@@ -255,7 +312,8 @@ fn incremental_chunks_load_on_top_of_a_snapshot() {
         chunks.extend(doc.take_unsaved());
         later.push(o.id);
     }
-    let mut loaded = DistrictDocument::load(district(), Some(&snapshot), &chunks, &doc.heads()).unwrap();
+    let mut loaded =
+        DistrictDocument::load(district(), Some(&snapshot), &chunks, &doc.heads()).unwrap();
     assert_eq!(loaded.offerings().len(), 4);
     assert_eq!(loaded.heads(), doc.heads());
     // Without a snapshot, genesis plus every chunk gives the same document.
@@ -304,5 +362,8 @@ fn metadata_is_written_once() {
     doc.set_metadata("Landkreis Cloppenburg", "03453").unwrap();
     assert_eq!(doc.commit("meta again", 0), None);
     assert_eq!(doc.heads(), heads);
-    assert_eq!(doc.metadata(), ("Landkreis Cloppenburg".into(), "03453".into()));
+    assert_eq!(
+        doc.metadata(),
+        ("Landkreis Cloppenburg".into(), "03453".into())
+    );
 }

@@ -168,7 +168,10 @@ mod tests {
         let id = NodeId::from_public_key(b"k");
         assert_eq!(
             id.to_string().parse::<DistrictId>(),
-            Err(IdError::Prefix { what: "district", prefix: 'D' })
+            Err(IdError::Prefix {
+                what: "district",
+                prefix: 'D'
+            })
         );
         assert!("D-ABCD".parse::<DistrictId>().is_err());
     }

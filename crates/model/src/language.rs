@@ -31,7 +31,9 @@ impl FromStr for LanguageCode {
             let b = lower.as_bytes();
             Ok(LanguageCode([b[0], b[1]]))
         } else {
-            Err(format!("\"{s}\" is not an ISO 639-1 language code (e.g. de, en, ar, uk)"))
+            Err(format!(
+                "\"{s}\" is not an ISO 639-1 language code (e.g. de, en, ar, uk)"
+            ))
         }
     }
 }
@@ -56,7 +58,9 @@ impl Serialize for LanguageCode {
 
 impl<'de> Deserialize<'de> for LanguageCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

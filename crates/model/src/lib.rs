@@ -67,9 +67,12 @@ pub fn parse_resource_name(
             let district = district
                 .parse::<DistrictId>()
                 .map_err(|e| format!("invalid district in resource name: {e}"))?;
-            let id = id
-                .parse::<RecordId>()
-                .map_err(|_| format!("invalid {} ID in resource name: not a UUID", kind.collection()))?;
+            let id = id.parse::<RecordId>().map_err(|_| {
+                format!(
+                    "invalid {} ID in resource name: not a UUID",
+                    kind.collection()
+                )
+            })?;
             Ok((Some(district), id))
         }
         _ => Err(format!(
@@ -88,8 +91,14 @@ mod tests {
         let d = DistrictId::from_public_key(b"x");
         let id = RecordId::new_random();
         let name = resource_name(&d, RecordKind::Offering, &id);
-        assert_eq!(parse_resource_name(&name, RecordKind::Offering), Ok((Some(d), id)));
-        assert_eq!(parse_resource_name(&id.to_string(), RecordKind::Contact), Ok((None, id)));
+        assert_eq!(
+            parse_resource_name(&name, RecordKind::Offering),
+            Ok((Some(d), id))
+        );
+        assert_eq!(
+            parse_resource_name(&id.to_string(), RecordKind::Contact),
+            Ok((None, id))
+        );
         assert!(parse_resource_name(&name, RecordKind::Contact).is_err());
         assert!(parse_resource_name("offerings/123", RecordKind::Offering).is_err());
     }

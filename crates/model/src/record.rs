@@ -6,7 +6,9 @@ use time::Date;
 use time::format_description::well_known::Rfc3339;
 
 use crate::validation::Violations;
-use crate::{Category, DistrictId, LanguageCode, OfferingStatus, ProviderKind, RecordId, TargetGroup};
+use crate::{
+    Category, DistrictId, LanguageCode, OfferingStatus, ProviderKind, RecordId, TargetGroup,
+};
 
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,7 +71,8 @@ mod date_serde {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
-        s.map(|s| super::parse_date(&s).map_err(serde::de::Error::custom)).transpose()
+        s.map(|s| super::parse_date(&s).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
@@ -218,10 +221,16 @@ impl Offering {
         }
         if let Some(c) = self.coordinates {
             if !(c.latitude.is_finite() && (-90.0..=90.0).contains(&c.latitude)) {
-                v.push("coordinates.latitude", "latitude must be between -90 and 90");
+                v.push(
+                    "coordinates.latitude",
+                    "latitude must be between -90 and 90",
+                );
             }
             if !(c.longitude.is_finite() && (-180.0..=180.0).contains(&c.longitude)) {
-                v.push("coordinates.longitude", "longitude must be between -180 and 180");
+                v.push(
+                    "coordinates.longitude",
+                    "longitude must be between -180 and 180",
+                );
             }
         }
         if let (Some(start), Some(end)) = (self.start_date, self.end_date)
@@ -229,7 +238,11 @@ impl Offering {
         {
             v.push(
                 "end_date",
-                format!("ends {} before it starts {}", format_date(end), format_date(start)),
+                format!(
+                    "ends {} before it starts {}",
+                    format_date(end),
+                    format_date(start)
+                ),
             );
         }
         if let Some(free) = self.places_free {
@@ -256,9 +269,14 @@ impl Offering {
 
     /// A lower-case haystack for free-text search.
     pub fn matches_query(&self, needle_lower: &str) -> bool {
-        [&self.title, &self.description, &self.provider, &self.municipality]
-            .iter()
-            .any(|s| s.to_lowercase().contains(needle_lower))
+        [
+            &self.title,
+            &self.description,
+            &self.provider,
+            &self.municipality,
+        ]
+        .iter()
+        .any(|s| s.to_lowercase().contains(needle_lower))
     }
 }
 
@@ -271,10 +289,16 @@ impl Contact {
         v.text("role", &self.role, false, 200);
         v.text("responsibility", &self.responsibility, false, 500);
         if self.email.trim().is_empty() && self.phone.trim().is_empty() {
-            v.push("email", "a contact needs an email address or a phone number");
+            v.push(
+                "email",
+                "a contact needs an email address or a phone number",
+            );
         }
         if !self.email.is_empty() && !is_email(&self.email) {
-            v.push("email", format!("\"{}\" is not an email address", self.email));
+            v.push(
+                "email",
+                format!("\"{}\" is not an email address", self.email),
+            );
         }
         if !self.phone.is_empty() && !is_phone(&self.phone) {
             v.push(
@@ -286,9 +310,14 @@ impl Contact {
     }
 
     pub fn matches_query(&self, needle_lower: &str) -> bool {
-        [&self.display_name, &self.organisation, &self.role, &self.responsibility]
-            .iter()
-            .any(|s| s.to_lowercase().contains(needle_lower))
+        [
+            &self.display_name,
+            &self.organisation,
+            &self.role,
+            &self.responsibility,
+        ]
+        .iter()
+        .any(|s| s.to_lowercase().contains(needle_lower))
     }
 }
 
@@ -296,7 +325,9 @@ fn is_email(s: &str) -> bool {
     if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
@@ -308,12 +339,15 @@ fn is_email(s: &str) -> bool {
 fn is_phone(s: &str) -> bool {
     let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
     (5..=20).contains(&digits)
-        && s.chars().all(|c| c.is_ascii_digit() || "+()/- ".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || "+()/- ".contains(c))
         && s.chars().filter(|c| *c == '+').count() <= 1
 }
 
 fn check_url(v: &mut Violations, field: &str, url: &str) {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
     let ok = match rest {
         Some(rest) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -347,7 +381,10 @@ mod tests {
             municipality: "Vechta".into(),
             address: "Schulstraße 1".into(),
             postal_code: "49377".into(),
-            coordinates: Some(Coordinates { latitude: 52.73, longitude: 8.28 }),
+            coordinates: Some(Coordinates {
+                latitude: 52.73,
+                longitude: 8.28,
+            }),
             languages: ["de".parse().unwrap()].into(),
             start_date: Some(parse_date("2027-02-01").unwrap()),
             end_date: Some(parse_date("2027-07-31").unwrap()),
@@ -396,7 +433,10 @@ mod tests {
         o.provider.clear();
         o.municipality.clear();
         let v = violations_of(&o);
-        assert!(v.has("title") && v.has("provider") && v.has("municipality"), "{v}");
+        assert!(
+            v.has("title") && v.has("provider") && v.has("municipality"),
+            "{v}"
+        );
         assert_eq!(v.0.len(), 3);
     }
 
@@ -461,15 +501,26 @@ mod tests {
     #[test]
     fn coordinates_are_on_earth() {
         let mut o = offering();
-        o.coordinates = Some(Coordinates { latitude: 91.0, longitude: f64::NAN });
+        o.coordinates = Some(Coordinates {
+            latitude: 91.0,
+            longitude: f64::NAN,
+        });
         let v = violations_of(&o);
-        assert!(v.has("coordinates.latitude") && v.has("coordinates.longitude"), "{v}");
+        assert!(
+            v.has("coordinates.latitude") && v.has("coordinates.longitude"),
+            "{v}"
+        );
     }
 
     #[test]
     fn urls_are_http() {
         let mut o = offering();
-        for bad in ["ftp://x.example.org", "bbs.example.org", "https://", "https://a b"] {
+        for bad in [
+            "ftp://x.example.org",
+            "bbs.example.org",
+            "https://",
+            "https://a b",
+        ] {
             o.url = bad.into();
             assert!(violations_of(&o).has("url"), "{bad}");
         }
@@ -494,7 +545,14 @@ mod tests {
     #[test]
     fn contact_email_and_phone_are_checked() {
         let mut c = contact();
-        for bad in ["mara", "mara@", "@example.org", "mara@example", "ma ra@example.org", "a@b@example.org"] {
+        for bad in [
+            "mara",
+            "mara@",
+            "@example.org",
+            "mara@example",
+            "ma ra@example.org",
+            "a@b@example.org",
+        ] {
             c.email = bad.into();
             assert!(c.validate().unwrap_err().has("email"), "{bad}");
         }

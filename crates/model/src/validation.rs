@@ -13,7 +13,10 @@ pub struct FieldViolation {
 
 impl FieldViolation {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        FieldViolation { field: field.into(), description: description.into() }
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
     }
 }
 
@@ -47,9 +50,15 @@ impl Violations {
         }
         let n = value.chars().count();
         if n > max_chars {
-            self.push(field, format!("is {n} characters long; at most {max_chars} are allowed"));
+            self.push(
+                field,
+                format!("is {n} characters long; at most {max_chars} are allowed"),
+            );
         }
-        if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             self.push(field, "contains control characters");
         }
     }

@@ -155,8 +155,14 @@ mod tests {
 
     #[test]
     fn parsing_is_forgiving_about_case_and_separators() {
-        assert_eq!("Language-Course".parse::<Category>().unwrap(), Category::LanguageCourse);
-        assert_eq!("skilled workers".parse::<TargetGroup>().unwrap(), TargetGroup::SkilledWorkers);
+        assert_eq!(
+            "Language-Course".parse::<Category>().unwrap(),
+            Category::LanguageCourse
+        );
+        assert_eq!(
+            "skilled workers".parse::<TargetGroup>().unwrap(),
+            TargetGroup::SkilledWorkers
+        );
     }
 
     #[test]

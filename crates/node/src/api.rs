@@ -9,7 +9,10 @@ use kreisnetz_model::{
     parse_resource_name,
 };
 use kreisnetz_proto::convert;
-use kreisnetz_proto::v1::{self, change_feed_service_server, contact_service_server, node_service_server, offering_service_server};
+use kreisnetz_proto::v1::{
+    self, change_feed_service_server, contact_service_server, node_service_server,
+    offering_service_server,
+};
 use kreisnetz_storage::Store;
 use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
@@ -48,8 +51,15 @@ fn invalid(prefix: &str, v: &Violations) -> Status {
     for fv in &v.0 {
         details.add_bad_request_violation(format!("{prefix}{}", fv.field), fv.description.clone());
     }
-    let listed: Vec<String> = v.0.iter().map(|fv| format!("{prefix}{}: {}", fv.field, fv.description)).collect();
-    Status::with_error_details(Code::InvalidArgument, format!("invalid request: {}", listed.join("; ")), details)
+    let listed: Vec<String> =
+        v.0.iter()
+            .map(|fv| format!("{prefix}{}: {}", fv.field, fv.description))
+            .collect();
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("invalid request: {}", listed.join("; ")),
+        details,
+    )
 }
 
 fn invalid_field(field: &str, description: impl Into<String>) -> Status {
@@ -60,7 +70,14 @@ fn invalid_field(field: &str, description: impl Into<String>) -> Status {
 
 fn not_found(kind: RecordKind, name: &str) -> Status {
     let details = ErrorDetails::with_resource_info(
-        format!("kreisnetz.v1.{}", if kind == RecordKind::Offering { "Offering" } else { "Contact" }),
+        format!(
+            "kreisnetz.v1.{}",
+            if kind == RecordKind::Offering {
+                "Offering"
+            } else {
+                "Contact"
+            }
+        ),
         name,
         "",
         format!("no {kind} {name} on this node"),
@@ -82,14 +99,30 @@ fn write_status(e: WriteError, prefix: &str, district: &DistrictId) -> Status {
                 "",
                 "a record with this ID exists; a retried create already succeeded",
             );
-            Status::with_error_details(Code::AlreadyExists, format!("{kind} {name} already exists"), details)
+            Status::with_error_details(
+                Code::AlreadyExists,
+                format!("{kind} {name} already exists"),
+                details,
+            )
         }
-        WriteError::FailedPrecondition { kind, subject, description } => {
-            let details = ErrorDetails::with_precondition_failure_violation(kind, subject, description.clone());
+        WriteError::FailedPrecondition {
+            kind,
+            subject,
+            description,
+        } => {
+            let details = ErrorDetails::with_precondition_failure_violation(
+                kind,
+                subject,
+                description.clone(),
+            );
             Status::with_error_details(Code::FailedPrecondition, description, details)
         }
-        WriteError::Storage(msg) => Status::unavailable(format!("the node could not store the write: {msg}; retry")),
-        WriteError::ShuttingDown => Status::unavailable("the node is shutting down; retry against it once it is back"),
+        WriteError::Storage(msg) => {
+            Status::unavailable(format!("the node could not store the write: {msg}; retry"))
+        }
+        WriteError::ShuttingDown => {
+            Status::unavailable("the node is shutting down; retry against it once it is back")
+        }
     }
 }
 
@@ -99,8 +132,14 @@ impl Api {
     }
 
     /// Parses `name` (resource name or bare UUID); refuses names of other districts for writes.
-    fn name_for_write(&self, field: &str, name: &str, kind: RecordKind) -> Result<RecordId, Status> {
-        let (district, id) = parse_resource_name(name, kind).map_err(|e| invalid_field(field, e))?;
+    fn name_for_write(
+        &self,
+        field: &str,
+        name: &str,
+        kind: RecordKind,
+    ) -> Result<RecordId, Status> {
+        let (district, id) =
+            parse_resource_name(name, kind).map_err(|e| invalid_field(field, e))?;
         match district {
             Some(d) if d != *self.own() => Err(Status::permission_denied(format!(
                 "{name} belongs to district {d}; this node writes only its own district {}",
@@ -110,23 +149,37 @@ impl Api {
         }
     }
 
-    fn name_for_read(&self, name: &str, kind: RecordKind) -> Result<(Option<DistrictId>, RecordId), Status> {
+    fn name_for_read(
+        &self,
+        name: &str,
+        kind: RecordKind,
+    ) -> Result<(Option<DistrictId>, RecordId), Status> {
         parse_resource_name(name, kind).map_err(|e| invalid_field("name", e))
     }
 
     async fn write(&self, command: Command, prefix: &str) -> Result<Outcome, Status> {
-        self.0.writer.write(command).await.map_err(|e| write_status(e, prefix, self.own()))
+        self.0
+            .writer
+            .write(command)
+            .await
+            .map_err(|e| write_status(e, prefix, self.own()))
     }
 
     fn view(&self) -> Result<std::sync::RwLockReadGuard<'_, RegionView>, Status> {
-        self.0.view.read().map_err(|_| Status::internal("the read view is poisoned; restart the node"))
+        self.0
+            .view
+            .read()
+            .map_err(|_| Status::internal("the read view is poisoned; restart the node"))
     }
 
     fn client_id(field: &str, given: &str) -> Result<RecordId, Status> {
         if given.trim().is_empty() {
             Ok(RecordId::new_random())
         } else {
-            given.trim().parse().map_err(|_| invalid_field(field, format!("\"{given}\" is not a UUID")))
+            given
+                .trim()
+                .parse()
+                .map_err(|_| invalid_field(field, format!("\"{given}\" is not a UUID")))
         }
     }
 }
@@ -143,7 +196,9 @@ fn opt_vocab<T>(field: &str, n: i32, from: fn(i32) -> Option<T>) -> Result<Optio
     if n == 0 {
         return Ok(None);
     }
-    from(n).map(Some).ok_or_else(|| invalid_field(field, format!("unknown value {n}")))
+    from(n)
+        .map(Some)
+        .ok_or_else(|| invalid_field(field, format!("unknown value {n}")))
 }
 
 fn opt_text(s: &str) -> Option<String> {
@@ -155,14 +210,18 @@ fn opt_district(s: &str) -> Result<Option<DistrictId>, Status> {
     if s.trim().is_empty() {
         return Ok(None);
     }
-    s.parse().map(Some).map_err(|e: kreisnetz_model::IdError| invalid_field("district_id", e.to_string()))
+    s.parse()
+        .map(Some)
+        .map_err(|e: kreisnetz_model::IdError| invalid_field("district_id", e.to_string()))
 }
 
 fn opt_language(s: &str) -> Result<Option<kreisnetz_model::LanguageCode>, Status> {
     if s.trim().is_empty() {
         return Ok(None);
     }
-    s.parse().map(Some).map_err(|e: String| invalid_field("language", e))
+    s.parse()
+        .map(Some)
+        .map_err(|e: String| invalid_field("language", e))
 }
 
 /// Field mask paths → fields; unknown or output-only paths are violations.
@@ -182,7 +241,10 @@ fn mask<F: Copy>(
     for (i, p) in paths.iter().enumerate() {
         match from_name(p.trim()) {
             Some(f) => fields.push(f),
-            None => v.push(format!("update_mask.paths[{i}]"), format!("\"{p}\" is not a field that can be updated")),
+            None => v.push(
+                format!("update_mask.paths[{i}]"),
+                format!("\"{p}\" is not a field that can be updated"),
+            ),
         }
     }
     v.into_result().map_err(|v| invalid("", &v))?;
@@ -203,19 +265,29 @@ fn masked_violations(v: Violations, names: &[&str]) -> Violations {
 
 #[tonic::async_trait]
 impl offering_service_server::OfferingService for Api {
-    async fn create_offering(&self, req: Request<v1::CreateOfferingRequest>) -> Result<Response<v1::Offering>, Status> {
+    async fn create_offering(
+        &self,
+        req: Request<v1::CreateOfferingRequest>,
+    ) -> Result<Response<v1::Offering>, Status> {
         let req = req.into_inner();
-        let wire = req.offering.ok_or_else(|| invalid_field("offering", "is required"))?;
+        let wire = req
+            .offering
+            .ok_or_else(|| invalid_field("offering", "is required"))?;
         let id = Self::client_id("offering_id", &req.offering_id)?;
         let o = convert::offering_from_proto(&wire, *self.own(), id, Timestamp::now())
             .map_err(|v| invalid("offering.", &v))?;
         match self.write(Command::CreateOffering(o), "offering.").await? {
             Outcome::Offering(o) => Ok(Response::new(convert::offering_to_proto(&o))),
-            _ => Err(Status::internal("the writer answered a create with something else")),
+            _ => Err(Status::internal(
+                "the writer answered a create with something else",
+            )),
         }
     }
 
-    async fn get_offering(&self, req: Request<v1::GetOfferingRequest>) -> Result<Response<v1::Offering>, Status> {
+    async fn get_offering(
+        &self,
+        req: Request<v1::GetOfferingRequest>,
+    ) -> Result<Response<v1::Offering>, Status> {
         let name = req.into_inner().name;
         let (district, id) = self.name_for_read(&name, RecordKind::Offering)?;
         let view = self.view()?;
@@ -224,26 +296,56 @@ impl offering_service_server::OfferingService for Api {
             .ok_or_else(|| not_found(RecordKind::Offering, &name))
     }
 
-    async fn update_offering(&self, req: Request<v1::UpdateOfferingRequest>) -> Result<Response<v1::Offering>, Status> {
+    async fn update_offering(
+        &self,
+        req: Request<v1::UpdateOfferingRequest>,
+    ) -> Result<Response<v1::Offering>, Status> {
         let req = req.into_inner();
-        let wire = req.offering.ok_or_else(|| invalid_field("offering", "is required"))?;
-        let name = if wire.name.is_empty() { &wire.id } else { &wire.name };
+        let wire = req
+            .offering
+            .ok_or_else(|| invalid_field("offering", "is required"))?;
+        let name = if wire.name.is_empty() {
+            &wire.id
+        } else {
+            &wire.name
+        };
         if name.is_empty() {
-            return Err(invalid_field("offering.name", "is required: which offering to update"));
+            return Err(invalid_field(
+                "offering.name",
+                "is required: which offering to update",
+            ));
         }
         let id = self.name_for_write("offering.name", name, RecordKind::Offering)?;
         let fields = mask(req.update_mask.as_ref(), OfferingField::from_name)?;
-        let (patch, problems) = convert::parse_offering_partially(&wire, *self.own(), id, Timestamp::now());
+        let (patch, problems) =
+            convert::parse_offering_partially(&wire, *self.own(), id, Timestamp::now());
         let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
-        masked_violations(problems, &names).into_result().map_err(|v| invalid("offering.", &v))?;
+        masked_violations(problems, &names)
+            .into_result()
+            .map_err(|v| invalid("offering.", &v))?;
         let etag = (!wire.etag.is_empty()).then(|| wire.etag.clone());
-        match self.write(Command::UpdateOffering { patch, fields, etag }, "offering.").await? {
+        match self
+            .write(
+                Command::UpdateOffering {
+                    patch,
+                    fields,
+                    etag,
+                },
+                "offering.",
+            )
+            .await?
+        {
             Outcome::Offering(o) => Ok(Response::new(convert::offering_to_proto(&o))),
-            _ => Err(Status::internal("the writer answered an update with something else")),
+            _ => Err(Status::internal(
+                "the writer answered an update with something else",
+            )),
         }
     }
 
-    async fn delete_offering(&self, req: Request<v1::DeleteOfferingRequest>) -> Result<Response<()>, Status> {
+    async fn delete_offering(
+        &self,
+        req: Request<v1::DeleteOfferingRequest>,
+    ) -> Result<Response<()>, Status> {
         let req = req.into_inner();
         let id = self.name_for_write("name", &req.name, RecordKind::Offering)?;
         let etag = (!req.etag.is_empty()).then_some(req.etag);
@@ -258,10 +360,22 @@ impl offering_service_server::OfferingService for Api {
         let req = req.into_inner();
         let filter = OfferingFilter {
             district: opt_district(&req.district_id)?,
-            category: opt_vocab("category", req.category, kreisnetz_model::Category::from_number)?,
-            target_group: opt_vocab("target_group", req.target_group, kreisnetz_model::TargetGroup::from_number)?,
+            category: opt_vocab(
+                "category",
+                req.category,
+                kreisnetz_model::Category::from_number,
+            )?,
+            target_group: opt_vocab(
+                "target_group",
+                req.target_group,
+                kreisnetz_model::TargetGroup::from_number,
+            )?,
             municipality: opt_text(&req.municipality),
-            status: opt_vocab("status", req.status, kreisnetz_model::OfferingStatus::from_number)?,
+            status: opt_vocab(
+                "status",
+                req.status,
+                kreisnetz_model::OfferingStatus::from_number,
+            )?,
             language: opt_language(&req.language)?,
             query: opt_text(&req.query),
         };
@@ -280,19 +394,29 @@ impl offering_service_server::OfferingService for Api {
 
 #[tonic::async_trait]
 impl contact_service_server::ContactService for Api {
-    async fn create_contact(&self, req: Request<v1::CreateContactRequest>) -> Result<Response<v1::Contact>, Status> {
+    async fn create_contact(
+        &self,
+        req: Request<v1::CreateContactRequest>,
+    ) -> Result<Response<v1::Contact>, Status> {
         let req = req.into_inner();
-        let wire = req.contact.ok_or_else(|| invalid_field("contact", "is required"))?;
+        let wire = req
+            .contact
+            .ok_or_else(|| invalid_field("contact", "is required"))?;
         let id = Self::client_id("contact_id", &req.contact_id)?;
         let c = convert::contact_from_proto(&wire, *self.own(), id, Timestamp::now())
             .map_err(|v| invalid("contact.", &v))?;
         match self.write(Command::CreateContact(c), "contact.").await? {
             Outcome::Contact(c) => Ok(Response::new(convert::contact_to_proto(&c))),
-            _ => Err(Status::internal("the writer answered a create with something else")),
+            _ => Err(Status::internal(
+                "the writer answered a create with something else",
+            )),
         }
     }
 
-    async fn get_contact(&self, req: Request<v1::GetContactRequest>) -> Result<Response<v1::Contact>, Status> {
+    async fn get_contact(
+        &self,
+        req: Request<v1::GetContactRequest>,
+    ) -> Result<Response<v1::Contact>, Status> {
         let name = req.into_inner().name;
         let (district, id) = self.name_for_read(&name, RecordKind::Contact)?;
         let view = self.view()?;
@@ -301,26 +425,56 @@ impl contact_service_server::ContactService for Api {
             .ok_or_else(|| not_found(RecordKind::Contact, &name))
     }
 
-    async fn update_contact(&self, req: Request<v1::UpdateContactRequest>) -> Result<Response<v1::Contact>, Status> {
+    async fn update_contact(
+        &self,
+        req: Request<v1::UpdateContactRequest>,
+    ) -> Result<Response<v1::Contact>, Status> {
         let req = req.into_inner();
-        let wire = req.contact.ok_or_else(|| invalid_field("contact", "is required"))?;
-        let name = if wire.name.is_empty() { &wire.id } else { &wire.name };
+        let wire = req
+            .contact
+            .ok_or_else(|| invalid_field("contact", "is required"))?;
+        let name = if wire.name.is_empty() {
+            &wire.id
+        } else {
+            &wire.name
+        };
         if name.is_empty() {
-            return Err(invalid_field("contact.name", "is required: which contact to update"));
+            return Err(invalid_field(
+                "contact.name",
+                "is required: which contact to update",
+            ));
         }
         let id = self.name_for_write("contact.name", name, RecordKind::Contact)?;
         let fields = mask(req.update_mask.as_ref(), ContactField::from_name)?;
-        let (patch, problems) = convert::parse_contact_partially(&wire, *self.own(), id, Timestamp::now());
+        let (patch, problems) =
+            convert::parse_contact_partially(&wire, *self.own(), id, Timestamp::now());
         let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
-        masked_violations(problems, &names).into_result().map_err(|v| invalid("contact.", &v))?;
+        masked_violations(problems, &names)
+            .into_result()
+            .map_err(|v| invalid("contact.", &v))?;
         let etag = (!wire.etag.is_empty()).then(|| wire.etag.clone());
-        match self.write(Command::UpdateContact { patch, fields, etag }, "contact.").await? {
+        match self
+            .write(
+                Command::UpdateContact {
+                    patch,
+                    fields,
+                    etag,
+                },
+                "contact.",
+            )
+            .await?
+        {
             Outcome::Contact(c) => Ok(Response::new(convert::contact_to_proto(&c))),
-            _ => Err(Status::internal("the writer answered an update with something else")),
+            _ => Err(Status::internal(
+                "the writer answered an update with something else",
+            )),
         }
     }
 
-    async fn delete_contact(&self, req: Request<v1::DeleteContactRequest>) -> Result<Response<()>, Status> {
+    async fn delete_contact(
+        &self,
+        req: Request<v1::DeleteContactRequest>,
+    ) -> Result<Response<()>, Status> {
         let req = req.into_inner();
         let id = self.name_for_write("name", &req.name, RecordKind::Contact)?;
         let etag = (!req.etag.is_empty()).then_some(req.etag);
@@ -356,7 +510,10 @@ impl contact_service_server::ContactService for Api {
 impl change_feed_service_server::ChangeFeedService for Api {
     type WatchStream = ReceiverStream<Result<v1::ChangeEvent, Status>>;
 
-    async fn watch(&self, req: Request<v1::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+    async fn watch(
+        &self,
+        req: Request<v1::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
         let req = req.into_inner();
         let rx = crate::feed::spawn_watch(
             self.0.store.clone(),
@@ -371,7 +528,10 @@ impl change_feed_service_server::ChangeFeedService for Api {
 
 #[tonic::async_trait]
 impl node_service_server::NodeService for Api {
-    async fn get_node_status(&self, _req: Request<v1::GetNodeStatusRequest>) -> Result<Response<v1::NodeStatus>, Status> {
+    async fn get_node_status(
+        &self,
+        _req: Request<v1::GetNodeStatusRequest>,
+    ) -> Result<Response<v1::NodeStatus>, Status> {
         let s = &self.0;
         let (offerings, contacts, documents) = {
             let view = self.view()?;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const CONFIG_FILE: &str = "kreisnetz.toml";
 
 /// Everything a node is configured with.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub district: DistrictConfig,
@@ -25,7 +25,7 @@ pub struct Config {
     pub storage: StorageConfig,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DistrictConfig {
     /// The district's official name, e.g. "Landkreis Vechta".
@@ -39,6 +39,8 @@ pub struct DistrictConfig {
 pub struct ApiConfig {
     /// Where the public gRPC API listens. Loopback by default.
     pub listen: SocketAddr,
+    /// On shutdown, how long to wait for open calls and connections before closing them.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,45 +69,38 @@ pub struct StorageConfig {
     pub max_batch: usize,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            district: DistrictConfig::default(),
-            api: ApiConfig::default(),
-            federation: FederationConfig::default(),
-            log: LogConfig::default(),
-            storage: StorageConfig::default(),
-        }
-    }
-}
-
-impl Default for DistrictConfig {
-    fn default() -> Self {
-        DistrictConfig { name: String::new(), ags: String::new() }
-    }
-}
-
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { listen: SocketAddr::from(([127, 0, 0, 1], 7700)) }
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            shutdown_grace_secs: 10,
+        }
     }
 }
 
 impl Default for FederationConfig {
     fn default() -> Self {
-        FederationConfig { listen: SocketAddr::from(([127, 0, 0, 1], 7701)) }
+        FederationConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7701)),
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: "text".into(), level: "info".into() }
+        LogConfig {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { compact_min_bytes: 1 << 20, max_batch: 512 }
+        StorageConfig {
+            compact_min_bytes: 1 << 20,
+            max_batch: 512,
+        }
     }
 }
 
@@ -115,7 +110,10 @@ pub enum ConfigError {
     #[error("configuration {path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} already exists; remove it or use another data directory")]
     Exists { path: PathBuf },
 }
@@ -126,22 +124,32 @@ impl Config {
         let path = data_dir.join(CONFIG_FILE);
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&path))
-            .merge(Env::prefixed("KREISNETZ_").split("__").ignore(&["data_dir", "node", "token"]));
-        let config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Invalid { path: path.clone(), message: e.to_string() })?;
-        config.check().map_err(|message| ConfigError::Invalid { path, message })?;
+            .merge(
+                Env::prefixed("KREISNETZ_")
+                    .split("__")
+                    .ignore(&["data_dir", "node", "token"]),
+            );
+        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        config
+            .check()
+            .map_err(|message| ConfigError::Invalid { path, message })?;
         Ok(config)
     }
 
     /// Rules that serde cannot express.
     pub fn check(&self) -> Result<(), String> {
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(format!("log.format is \"{}\"; expected \"text\" or \"json\"", self.log.format));
+            return Err(format!(
+                "log.format is \"{}\"; expected \"text\" or \"json\"",
+                self.log.format
+            ));
         }
-        if !self.district.ags.is_empty()
-            && !(self.district.ags.len() == 5 && self.district.ags.bytes().all(|b| b.is_ascii_digit()))
-        {
+        let ags = &self.district.ags;
+        let five_digits = ags.len() == 5 && ags.bytes().all(|b| b.is_ascii_digit());
+        if !ags.is_empty() && !five_digits {
             return Err(format!(
                 "district.ags is \"{}\"; an AGS of a district is five digits, e.g. \"03460\"",
                 self.district.ags
@@ -167,7 +175,10 @@ impl Config {
             "# kreisnetz node configuration. Every key is optional; see README.md, \"Configuration\".\n\
              # Environment variables KREISNETZ_<SECTION>__<KEY> override it (e.g. KREISNETZ_API__LISTEN).\n\n{body}"
         );
-        std::fs::write(&path, text).map_err(|source| ConfigError::Write { path: path.clone(), source })?;
+        std::fs::write(&path, text).map_err(|source| ConfigError::Write {
+            path: path.clone(),
+            source,
+        })?;
         Ok(path)
     }
 }
@@ -192,18 +203,34 @@ mod tests {
         c.district.ags = "03461".into();
         c.write_new(dir.path()).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), c);
-        assert!(matches!(c.write_new(dir.path()), Err(ConfigError::Exists { .. })));
+        assert!(matches!(
+            c.write_new(dir.path()),
+            Err(ConfigError::Exists { .. })
+        ));
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CONFIG_FILE), "[api]\nlisten = \"nonsense\"\n").unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[api]\nlisten = \"nonsense\"\n",
+        )
+        .unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("listen"), "{err}");
-        std::fs::write(dir.path().join(CONFIG_FILE), "[api]\nlissen = \"127.0.0.1:1\"\n").unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[api]\nlissen = \"127.0.0.1:1\"\n",
+        )
+        .unwrap();
         assert!(Config::load(dir.path()).is_err());
         std::fs::write(dir.path().join(CONFIG_FILE), "[log]\nformat = \"xml\"\n").unwrap();
-        assert!(Config::load(dir.path()).unwrap_err().to_string().contains("log.format"));
+        assert!(
+            Config::load(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("log.format")
+        );
     }
 }

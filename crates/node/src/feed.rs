@@ -35,15 +35,24 @@ pub fn spawn_watch(
             let until = stop_at.map_or(durable, |s| s.min(durable));
             while cursor < until {
                 let store = store.clone();
-                let page = tokio::task::spawn_blocking(move || store.feed_after(cursor, PAGE)).await;
+                let page =
+                    tokio::task::spawn_blocking(move || store.feed_after(cursor, PAGE)).await;
                 let page = match page {
                     Ok(Ok(page)) => page,
                     Ok(Err(e)) => {
-                        let _ = tx.send(Err(Status::data_loss(format!("change feed unreadable: {e}")))).await;
+                        let _ = tx
+                            .send(Err(Status::data_loss(format!(
+                                "change feed unreadable: {e}"
+                            ))))
+                            .await;
                         return;
                     }
                     Err(e) => {
-                        let _ = tx.send(Err(Status::internal(format!("change feed reader failed: {e}")))).await;
+                        let _ = tx
+                            .send(Err(Status::internal(format!(
+                                "change feed reader failed: {e}"
+                            ))))
+                            .await;
                         return;
                     }
                 };
@@ -59,7 +68,9 @@ pub fn spawn_watch(
                             e.sequence = seq;
                             Ok(e)
                         }
-                        Err(e) => Err(Status::data_loss(format!("change feed event {seq} is unreadable: {e}"))),
+                        Err(e) => Err(Status::data_loss(format!(
+                            "change feed event {seq} is unreadable: {e}"
+                        ))),
                     };
                     let failed = event.is_err();
                     if tx.send(event).await.is_err() || failed {

@@ -7,8 +7,9 @@ use std::time::SystemTime;
 
 use kreisnetz_identity::Identity;
 use kreisnetz_proto::v1::{
-    change_feed_service_server::ChangeFeedServiceServer, contact_service_server::ContactServiceServer,
-    node_service_server::NodeServiceServer, offering_service_server::OfferingServiceServer,
+    change_feed_service_server::ChangeFeedServiceServer,
+    contact_service_server::ContactServiceServer, node_service_server::NodeServiceServer,
+    offering_service_server::OfferingServiceServer,
 };
 use kreisnetz_storage::{SledStore, Store};
 use tokio::net::TcpListener;
@@ -28,11 +29,17 @@ pub enum StartError {
     #[error("identity: {0}")]
     Identity(#[from] kreisnetz_identity::IdentityError),
     #[error("storage at {path}: {source}")]
-    Storage { path: PathBuf, source: kreisnetz_storage::StoreError },
+    Storage {
+        path: PathBuf,
+        source: kreisnetz_storage::StoreError,
+    },
     #[error(transparent)]
     Open(#[from] crate::writer::OpenError),
     #[error("cannot listen on {addr}: {source} (is another node running there? set api.listen)")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -47,17 +54,29 @@ pub struct RunningNode {
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
     writer: std::thread::JoinHandle<()>,
     store: Arc<dyn Store>,
+    grace: std::time::Duration,
 }
 
 /// Starts a node on `data_dir` with `config`. Creates the identity on first start.
 pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, StartError> {
     {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir).map_err(|e| {
-            StartError::Other(format!("cannot create data directory {}: {e}", data_dir.display()))
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|e| {
+                StartError::Other(format!(
+                    "cannot create data directory {}: {e}",
+                    data_dir.display()
+                ))
+            })?;
     }
-    let node_name = if config.district.name.is_empty() { "kreisnetz node" } else { &config.district.name };
+    let node_name = if config.district.name.is_empty() {
+        "kreisnetz node"
+    } else {
+        &config.district.name
+    };
     let (identity, created) = Identity::load_or_create(data_dir, node_name)?;
     let district = identity.district.id();
     let node_id = identity.node.id;
@@ -66,9 +85,13 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
     }
 
     let db_path = data_dir.join(DB_DIR);
-    let store: Arc<dyn Store> = Arc::new(
-        SledStore::open(&db_path).map_err(|source| StartError::Storage { path: db_path.clone(), source })?,
-    );
+    let store: Arc<dyn Store> =
+        Arc::new(
+            SledStore::open(&db_path).map_err(|source| StartError::Storage {
+                path: db_path.clone(),
+                source,
+            })?,
+        );
     let loaded = std::time::Instant::now();
     let (doc, snapshot_bytes, chunk_bytes) = open_document(store.as_ref(), district)?;
     let own = district_view(&doc, &config.district.name);
@@ -84,7 +107,11 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
     }
     let (feed_head, feed_rx) = watch::channel(store.feed_head());
     let (heads_tx, heads_rx) = watch::channel(Vec::new());
-    let published = Arc::new(Published { view: view.clone(), feed_head, heads: heads_tx });
+    let published = Arc::new(Published {
+        view: view.clone(),
+        feed_head,
+        heads: heads_tx,
+    });
     let mut writer = Writer::new(
         district,
         doc,
@@ -100,15 +127,24 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
             .set_metadata(&config.district.name, &config.district.ags)
             .map_err(|e| StartError::Other(e.to_string()))?;
     } else {
-        writer.persist_pending("genesis").map_err(|e| StartError::Other(e.to_string()))?;
-        tracing::warn!("district.name is not set in the configuration; set it so other districts see who you are");
+        writer
+            .persist_pending("genesis")
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        tracing::warn!(
+            "district.name is not set in the configuration; set it so other districts see who you are"
+        );
     }
     let (writer_handle, writer_join) = writer.spawn(4096);
 
     let listener = TcpListener::bind(config.api.listen)
         .await
-        .map_err(|source| StartError::Bind { addr: config.api.listen, source })?;
-    let api_addr = listener.local_addr().map_err(|e| StartError::Other(e.to_string()))?;
+        .map_err(|source| StartError::Bind {
+            addr: config.api.listen,
+            source,
+        })?;
+    let api_addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     let state = ApiState {
@@ -128,10 +164,18 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
     let api = Api(Arc::new(state));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<OfferingServiceServer<Api>>().await;
-    health_reporter.set_serving::<ContactServiceServer<Api>>().await;
-    health_reporter.set_serving::<ChangeFeedServiceServer<Api>>().await;
-    health_reporter.set_serving::<NodeServiceServer<Api>>().await;
+    health_reporter
+        .set_serving::<OfferingServiceServer<Api>>()
+        .await;
+    health_reporter
+        .set_serving::<ContactServiceServer<Api>>()
+        .await;
+    health_reporter
+        .set_serving::<ChangeFeedServiceServer<Api>>()
+        .await;
+    health_reporter
+        .set_serving::<NodeServiceServer<Api>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(kreisnetz_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -151,14 +195,39 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         let _ = shutdown_wait.wait_for(|stop| *stop).await;
     }));
     tracing::info!(api = %api_addr, %district, node = %node_id, "node is serving");
-    Ok(RunningNode { api_addr, district, node_id, shutdown: shutdown_tx, server, writer: writer_join, store })
+    Ok(RunningNode {
+        api_addr,
+        district,
+        node_id,
+        shutdown: shutdown_tx,
+        server,
+        writer: writer_join,
+        store,
+        grace: std::time::Duration::from_secs(config.api.shutdown_grace_secs),
+    })
 }
 
 impl RunningNode {
     /// Stops gracefully: no new calls, in-flight writes finish and are flushed.
     pub async fn shutdown(self) -> Result<(), String> {
         let _ = self.shutdown.send(true);
-        let served = self.server.await;
+        // Open calls finish and idle connections are told to go away; a client that does not
+        // answer (dead peer, blocked process) must not keep the node from stopping.
+        let mut server = self.server;
+        let served = match tokio::time::timeout(self.grace, &mut server).await {
+            Ok(served) => served,
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = self.grace.as_secs(),
+                    "connections still open after the grace period; closing them"
+                );
+                server.abort();
+                match server.await {
+                    Err(e) if e.is_cancelled() => Ok(Ok(())),
+                    other => other,
+                }
+            }
+        };
         // The server owned the last writer handles; the writer drains its queue and ends.
         let writer = self.writer;
         let joined = tokio::task::spawn_blocking(move || writer.join()).await;

@@ -46,10 +46,15 @@ pub struct ContactFilter {
 impl OfferingFilter {
     fn matches(&self, o: &Offering) -> bool {
         self.category.is_none_or(|c| o.category == c)
-            && self.target_group.is_none_or(|t| o.target_groups.contains(&t))
+            && self
+                .target_group
+                .is_none_or(|t| o.target_groups.contains(&t))
             && self.status.is_none_or(|s| o.status == s)
             && self.language.is_none_or(|l| o.languages.contains(&l))
-            && self.municipality.as_ref().is_none_or(|m| o.municipality.to_lowercase() == *m)
+            && self
+                .municipality
+                .as_ref()
+                .is_none_or(|m| o.municipality.to_lowercase() == *m)
             && self.query.as_ref().is_none_or(|q| o.matches_query(q))
     }
 }
@@ -57,7 +62,10 @@ impl OfferingFilter {
 impl ContactFilter {
     fn matches(&self, c: &Contact) -> bool {
         self.language.is_none_or(|l| c.languages.contains(&l))
-            && self.organisation.as_ref().is_none_or(|m| c.organisation.to_lowercase() == *m)
+            && self
+                .organisation
+                .as_ref()
+                .is_none_or(|m| c.organisation.to_lowercase() == *m)
             && self.query.as_ref().is_none_or(|q| c.matches_query(q))
     }
 }
@@ -118,7 +126,9 @@ fn paginate<T: Clone>(
         let t: PageToken = serde_json::from_slice(&bytes)
             .map_err(|_| BadPageToken("page_token is not a token this node issued"))?;
         if t.filter != filter {
-            return Err(BadPageToken("page_token was issued for other filters; start again without it"));
+            return Err(BadPageToken(
+                "page_token was issued for other filters; start again without it",
+            ));
         }
         matches.partition_point(|m| (&m.0, &m.1, &m.2) <= (&t.title, &t.district, &t.id))
     };
@@ -136,16 +146,30 @@ fn paginate<T: Clone>(
     } else {
         String::new()
     };
-    Ok(Page { items, next_page_token, total_size })
+    Ok(Page {
+        items,
+        next_page_token,
+        total_size,
+    })
 }
 
 impl RegionView {
     /// The offering with this ID: in `district` if given, else in any district (own first).
-    pub fn find_offering(&self, district: Option<&DistrictId>, own: &DistrictId, id: &RecordId) -> Option<&Offering> {
+    pub fn find_offering(
+        &self,
+        district: Option<&DistrictId>,
+        own: &DistrictId,
+        id: &RecordId,
+    ) -> Option<&Offering> {
         find(self, district, own, |d| d.offerings.get(id))
     }
 
-    pub fn find_contact(&self, district: Option<&DistrictId>, own: &DistrictId, id: &RecordId) -> Option<&Contact> {
+    pub fn find_contact(
+        &self,
+        district: Option<&DistrictId>,
+        own: &DistrictId,
+        id: &RecordId,
+    ) -> Option<&Contact> {
         find(self, district, own, |d| d.contacts.get(id))
     }
 
@@ -175,7 +199,12 @@ impl RegionView {
         for (district, view) in self.districts_matching(filter.district.as_ref()) {
             let d = district.to_string();
             for c in view.contacts.values().filter(|c| filter.matches(c)) {
-                matches.push((c.display_name.to_lowercase(), d.clone(), c.id.to_string(), c));
+                matches.push((
+                    c.display_name.to_lowercase(),
+                    d.clone(),
+                    c.id.to_string(),
+                    c,
+                ));
             }
         }
         paginate(matches, page_size, token, &filter_hash(filter))
@@ -185,14 +214,16 @@ impl RegionView {
         &'a self,
         district: Option<&'a DistrictId>,
     ) -> impl Iterator<Item = (&'a DistrictId, &'a DistrictView)> {
-        self.districts.iter().filter(move |(d, _)| district.is_none_or(|want| *d == want))
+        self.districts
+            .iter()
+            .filter(move |(d, _)| district.is_none_or(|want| *d == want))
     }
 
     /// Offerings and contacts in all districts.
     pub fn counts(&self) -> (usize, usize) {
-        self.districts
-            .values()
-            .fold((0, 0), |(o, c), d| (o + d.offerings.len(), c + d.contacts.len()))
+        self.districts.values().fold((0, 0), |(o, c), d| {
+            (o + d.offerings.len(), c + d.contacts.len())
+        })
     }
 }
 
@@ -204,10 +235,11 @@ fn find<'a, T>(
 ) -> Option<&'a T> {
     match district {
         Some(d) => view.districts.get(d).and_then(&get),
-        None => view
-            .districts
-            .get(own)
-            .and_then(&get)
-            .or_else(|| view.districts.iter().filter(|(d, _)| *d != own).find_map(|(_, v)| get(v))),
+        None => view.districts.get(own).and_then(&get).or_else(|| {
+            view.districts
+                .iter()
+                .filter(|(d, _)| *d != own)
+                .find_map(|(_, v)| get(v))
+        }),
     }
 }

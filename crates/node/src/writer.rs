@@ -31,11 +31,25 @@ use crate::view::{DistrictView, RegionView};
 pub enum Command {
     CreateOffering(Offering),
     /// Copy `fields` of `patch` onto the stored offering `patch.id`.
-    UpdateOffering { patch: Offering, fields: Vec<OfferingField>, etag: Option<String> },
-    DeleteOffering { id: RecordId, etag: Option<String> },
+    UpdateOffering {
+        patch: Offering,
+        fields: Vec<OfferingField>,
+        etag: Option<String>,
+    },
+    DeleteOffering {
+        id: RecordId,
+        etag: Option<String>,
+    },
     CreateContact(Contact),
-    UpdateContact { patch: Contact, fields: Vec<ContactField>, etag: Option<String> },
-    DeleteContact { id: RecordId, etag: Option<String> },
+    UpdateContact {
+        patch: Contact,
+        fields: Vec<ContactField>,
+        etag: Option<String>,
+    },
+    DeleteContact {
+        id: RecordId,
+        etag: Option<String>,
+    },
 }
 
 /// What a successful write produced.
@@ -57,7 +71,11 @@ pub enum WriteError {
     AlreadyExists { kind: RecordKind, id: RecordId },
     /// A precondition of the stored state does not hold (stale etag, still referenced).
     #[error("{description}")]
-    FailedPrecondition { kind: &'static str, subject: String, description: String },
+    FailedPrecondition {
+        kind: &'static str,
+        subject: String,
+        description: String,
+    },
     #[error("storage failed: {0}")]
     Storage(String),
     #[error("the node is shutting down")]
@@ -76,7 +94,10 @@ impl WriterHandle {
     /// Sends a write and waits until it is durable (or refused).
     pub async fn write(&self, command: Command) -> Result<Outcome, WriteError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send((command, reply)).await.map_err(|_| WriteError::ShuttingDown)?;
+        self.tx
+            .send((command, reply))
+            .await
+            .map_err(|_| WriteError::ShuttingDown)?;
         rx.await.map_err(|_| WriteError::ShuttingDown)?
     }
 }
@@ -123,7 +144,8 @@ pub fn open_document(
                 chunks.extend_from_slice(c);
             }
             let heads: Vec<ChangeHash> = loaded.heads.iter().map(|h| ChangeHash(*h)).collect();
-            let doc = DistrictDocument::load(district, loaded.snapshot.as_deref(), &chunks, &heads)?;
+            let doc =
+                DistrictDocument::load(district, loaded.snapshot.as_deref(), &chunks, &heads)?;
             let snapshot_bytes = loaded.snapshot.as_ref().map_or(0, |s| s.len() as u64);
             Ok((doc, snapshot_bytes, loaded.chunk_bytes))
         }
@@ -189,7 +211,12 @@ impl Writer {
         }
         let heads = self.heads_bytes();
         self.store
-            .commit(Commit { doc: &doc_key(&self.district), chunk: &chunk, heads: &heads, feed_events: &[] })
+            .commit(Commit {
+                doc: &doc_key(&self.district),
+                chunk: &chunk,
+                heads: &heads,
+                feed_events: &[],
+            })
             .and_then(|_| self.store.flush())
             .map_err(|e| WriteError::Storage(e.to_string()))?;
         self.chunk_bytes += chunk.len() as u64;
@@ -199,7 +226,9 @@ impl Writer {
 
     /// Sets the district's name and AGS in its document.
     pub fn set_metadata(&mut self, name: &str, ags: &str) -> Result<(), WriteError> {
-        self.doc.set_metadata(name, ags).map_err(|e| WriteError::Storage(e.to_string()))?;
+        self.doc
+            .set_metadata(name, ags)
+            .map_err(|e| WriteError::Storage(e.to_string()))?;
         self.persist_pending("district metadata")
     }
 
@@ -251,18 +280,30 @@ impl Writer {
         }
         let ok = results.iter().filter(|r| r.is_ok()).count();
         if ok > 0 {
-            let events: Vec<Vec<u8>> =
-                results.iter().flatten().map(|a| a.event.encode_to_vec()).collect();
+            let events: Vec<Vec<u8>> = results
+                .iter()
+                .flatten()
+                .map(|a| a.event.encode_to_vec())
+                .collect();
             let chunk = self.doc.take_unsaved();
             let heads = self.heads_bytes();
             let started = std::time::Instant::now();
             let stored = self
                 .store
-                .commit(Commit { doc: &doc_key(&self.district), chunk: &chunk, heads: &heads, feed_events: &events })
+                .commit(Commit {
+                    doc: &doc_key(&self.district),
+                    chunk: &chunk,
+                    heads: &heads,
+                    feed_events: &events,
+                })
                 .and_then(|seqs| self.store.flush().map(|()| seqs));
             match stored {
                 Ok(seqs) => {
-                    tracing::debug!(writes = ok, flush_ms = started.elapsed().as_secs_f64() * 1e3, "batch durable");
+                    tracing::debug!(
+                        writes = ok,
+                        flush_ms = started.elapsed().as_secs_f64() * 1e3,
+                        "batch durable"
+                    );
                     self.chunk_bytes += chunk.len() as u64;
                     self.publish(&results);
                     if let Some(last) = seqs.last() {
@@ -304,7 +345,9 @@ impl Writer {
     }
 
     fn publish(&self, results: &[Result<Applied, WriteError>]) {
-        let Ok(mut view) = self.published.view.write() else { return };
+        let Ok(mut view) = self.published.view.write() else {
+            return;
+        };
         let own = view.districts.entry(self.district).or_default();
         for applied in results.iter().flatten() {
             apply_to_view(own, applied);
@@ -333,7 +376,9 @@ impl Writer {
                 self.snapshot_bytes = snapshot.len() as u64;
                 self.chunk_bytes = 0;
             }
-            Err(e) => tracing::warn!(error = %e, "compaction failed; will retry after the next write"),
+            Err(e) => {
+                tracing::warn!(error = %e, "compaction failed; will retry after the next write")
+            }
         }
     }
 
@@ -371,10 +416,15 @@ impl Writer {
                 self.doc.create_offering(&o).map_err(doc_error)?;
                 Ok(Applied::offering(Kind::OfferingCreated, o, now))
             }
-            Command::UpdateOffering { patch, fields, etag } => {
-                let mut o = self
-                    .view_offering(&patch.id)
-                    .ok_or(WriteError::NotFound { kind: RecordKind::Offering, id: patch.id })?;
+            Command::UpdateOffering {
+                patch,
+                fields,
+                etag,
+            } => {
+                let mut o = self.view_offering(&patch.id).ok_or(WriteError::NotFound {
+                    kind: RecordKind::Offering,
+                    id: patch.id,
+                })?;
                 check_etag(etag, &convert::offering_to_proto(&o).etag, &o.id)?;
                 for f in fields {
                     f.copy(patch, &mut o);
@@ -388,12 +438,19 @@ impl Writer {
                 Ok(Applied::offering(Kind::OfferingUpdated, o, now))
             }
             Command::DeleteOffering { id, etag } => {
-                let o = self
-                    .view_offering(id)
-                    .ok_or(WriteError::NotFound { kind: RecordKind::Offering, id: *id })?;
+                let o = self.view_offering(id).ok_or(WriteError::NotFound {
+                    kind: RecordKind::Offering,
+                    id: *id,
+                })?;
                 check_etag(etag, &convert::offering_to_proto(&o).etag, id)?;
                 self.doc.delete_offering(id).map_err(doc_error)?;
-                Ok(Applied::deleted(Kind::OfferingDeleted, self.district, RecordKind::Offering, *id, now))
+                Ok(Applied::deleted(
+                    Kind::OfferingDeleted,
+                    self.district,
+                    RecordKind::Offering,
+                    *id,
+                    now,
+                ))
             }
             Command::CreateContact(c) => {
                 let mut c = c.clone();
@@ -404,10 +461,15 @@ impl Writer {
                 self.doc.create_contact(&c).map_err(doc_error)?;
                 Ok(Applied::contact(Kind::ContactCreated, c, now))
             }
-            Command::UpdateContact { patch, fields, etag } => {
-                let mut c = self
-                    .view_contact(&patch.id)
-                    .ok_or(WriteError::NotFound { kind: RecordKind::Contact, id: patch.id })?;
+            Command::UpdateContact {
+                patch,
+                fields,
+                etag,
+            } => {
+                let mut c = self.view_contact(&patch.id).ok_or(WriteError::NotFound {
+                    kind: RecordKind::Contact,
+                    id: patch.id,
+                })?;
                 check_etag(etag, &convert::contact_to_proto(&c).etag, &c.id)?;
                 for f in fields {
                     f.copy(patch, &mut c);
@@ -418,9 +480,10 @@ impl Writer {
                 Ok(Applied::contact(Kind::ContactUpdated, c, now))
             }
             Command::DeleteContact { id, etag } => {
-                let c = self
-                    .view_contact(id)
-                    .ok_or(WriteError::NotFound { kind: RecordKind::Contact, id: *id })?;
+                let c = self.view_contact(id).ok_or(WriteError::NotFound {
+                    kind: RecordKind::Contact,
+                    id: *id,
+                })?;
                 check_etag(etag, &convert::contact_to_proto(&c).etag, id)?;
                 let referenced: Vec<String> = self
                     .local
@@ -432,7 +495,11 @@ impl Writer {
                 if !referenced.is_empty() {
                     return Err(WriteError::FailedPrecondition {
                         kind: "REFERENCED",
-                        subject: kreisnetz_model::resource_name(&self.district, RecordKind::Contact, id),
+                        subject: kreisnetz_model::resource_name(
+                            &self.district,
+                            RecordKind::Contact,
+                            id,
+                        ),
                         description: format!(
                             "the contact is still referenced by {} offering(s): {}; remove it from them first",
                             referenced.len(),
@@ -441,7 +508,13 @@ impl Writer {
                     });
                 }
                 self.doc.delete_contact(id).map_err(doc_error)?;
-                Ok(Applied::deleted(Kind::ContactDeleted, self.district, RecordKind::Contact, *id, now))
+                Ok(Applied::deleted(
+                    Kind::ContactDeleted,
+                    self.district,
+                    RecordKind::Contact,
+                    *id,
+                    now,
+                ))
             }
         }
     }
@@ -457,7 +530,12 @@ fn apply_to_view(view: &mut DistrictView, applied: &Applied) {
             view.contacts.insert(c.id, c.clone());
         }
         Outcome::Deleted => {
-            let id = applied.event.name.rsplit('/').next().and_then(|s| s.parse::<RecordId>().ok());
+            let id = applied
+                .event
+                .name
+                .rsplit('/')
+                .next()
+                .and_then(|s| s.parse::<RecordId>().ok());
             if let Some(id) = id {
                 if applied.event.kind() == v1::change_event::Kind::OfferingDeleted {
                     view.offerings.remove(&id);
@@ -485,11 +563,19 @@ fn check_etag(wanted: &Option<String>, current: &str, id: &RecordId) -> Result<(
 fn doc_error(e: DocumentError) -> WriteError {
     match e {
         DocumentError::AlreadyExists { kind, id } => WriteError::AlreadyExists {
-            kind: if kind == "offering" { RecordKind::Offering } else { RecordKind::Contact },
+            kind: if kind == "offering" {
+                RecordKind::Offering
+            } else {
+                RecordKind::Contact
+            },
             id,
         },
         DocumentError::NotFound { kind, id } => WriteError::NotFound {
-            kind: if kind == "offering" { RecordKind::Offering } else { RecordKind::Contact },
+            kind: if kind == "offering" {
+                RecordKind::Offering
+            } else {
+                RecordKind::Contact
+            },
             id,
         },
         other => WriteError::Storage(other.to_string()),
@@ -553,6 +639,10 @@ impl Applied {
 
     /// The Automerge commit message: what happened, to what.
     fn event_message(&self) -> String {
-        format!("{} {}", self.event.kind().as_str_name().to_lowercase(), self.event.name)
+        format!(
+            "{} {}",
+            self.event.kind().as_str_name().to_lowercase(),
+            self.event.name
+        )
     }
 }

@@ -27,7 +27,8 @@ pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
 
 /// Milliseconds since the epoch from a wire timestamp (zero when absent).
 pub fn from_timestamp(t: Option<&prost_types::Timestamp>) -> Timestamp {
-    t.map(|t| Timestamp(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)).unwrap_or_default()
+    t.map(|t| Timestamp(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000))
+        .unwrap_or_default()
 }
 
 fn etag_of(msg: &impl Message) -> String {
@@ -50,9 +51,10 @@ pub fn offering_to_proto(o: &Offering) -> v1::Offering {
         municipality: o.municipality.clone(),
         address: o.address.clone(),
         postal_code: o.postal_code.clone(),
-        coordinates: o
-            .coordinates
-            .map(|c| v1::Coordinates { latitude: c.latitude, longitude: c.longitude }),
+        coordinates: o.coordinates.map(|c| v1::Coordinates {
+            latitude: c.latitude,
+            longitude: c.longitude,
+        }),
         languages: o.languages.iter().map(|l| l.to_string()).collect(),
         start_date: o.start_date.map(format_date).unwrap_or_default(),
         end_date: o.end_date.map(format_date).unwrap_or_default(),
@@ -98,14 +100,22 @@ struct Parser {
 }
 
 impl Parser {
-    fn vocab<T>(&mut self, field: &str, n: i32, from: fn(i32) -> Option<T>, expected: fn() -> String) -> Option<T> {
+    fn vocab<T>(
+        &mut self,
+        field: &str,
+        n: i32,
+        from: fn(i32) -> Option<T>,
+        expected: fn() -> String,
+    ) -> Option<T> {
         if n == 0 {
             return None;
         }
         let t = from(n);
         if t.is_none() {
-            self.violations
-                .push(field, format!("unknown value {n}; expected one of: {}", expected()));
+            self.violations.push(
+                field,
+                format!("unknown value {n}; expected one of: {}", expected()),
+            );
         }
         t
     }
@@ -140,7 +150,6 @@ impl Parser {
     }
 }
 
-
 /// Reads an offering from the wire for `district`/`id`. Output-only fields in the message are
 /// ignored; the timestamps are `now`. Returns every parse problem and every broken rule.
 pub fn offering_from_proto(
@@ -149,9 +158,26 @@ pub fn offering_from_proto(
     id: RecordId,
     now: Timestamp,
 ) -> Result<Offering, Violations> {
-    let o = parse_offering(p, district, id, now)?;
-    o.validate()?;
-    Ok(o)
+    let (o, parse_problems) = parse_offering_partially(p, district, id, now);
+    all_problems(parse_problems, o.validate()).map(|()| o)
+}
+
+/// Parse problems and broken rules together, so a client learns everything wrong in one round
+/// (a field with a parse problem is not reported again by the rules).
+fn all_problems(mut parsed: Violations, rules: Result<(), Violations>) -> Result<(), Violations> {
+    if let Err(rules) = rules {
+        for v in rules.0 {
+            let root = v.field.split(['[', '.']).next().unwrap_or("");
+            let already = parsed
+                .0
+                .iter()
+                .any(|p| p.field.split(['[', '.']).next() == Some(root));
+            if !already {
+                parsed.0.push(v);
+            }
+        }
+    }
+    parsed.into_result()
 }
 
 /// Like [`offering_from_proto`] without the rules between fields.
@@ -173,23 +199,50 @@ pub fn parse_offering_partially(
     id: RecordId,
     now: Timestamp,
 ) -> (Offering, Violations) {
-    let mut ps = Parser { violations: Violations::default() };
-    let category = ps.vocab("category", p.category, Category::from_number, Category::expected);
+    let mut ps = Parser {
+        violations: Violations::default(),
+    };
+    let category = ps.vocab(
+        "category",
+        p.category,
+        Category::from_number,
+        Category::expected,
+    );
     if p.category == 0 {
-        ps.violations.push("category", format!("is required; one of: {}", Category::expected()));
+        ps.violations.push(
+            "category",
+            format!("is required; one of: {}", Category::expected()),
+        );
     }
     let mut target_groups = BTreeSet::new();
     for (i, n) in p.target_groups.iter().enumerate() {
-        if let Some(t) = ps.vocab(&format!("target_groups[{i}]"), *n, TargetGroup::from_number, TargetGroup::expected) {
+        if let Some(t) = ps.vocab(
+            &format!("target_groups[{i}]"),
+            *n,
+            TargetGroup::from_number,
+            TargetGroup::expected,
+        ) {
             target_groups.insert(t);
         } else if *n == 0 {
-            ps.violations.push(format!("target_groups[{i}]"), "unspecified is not a target group");
+            ps.violations.push(
+                format!("target_groups[{i}]"),
+                "unspecified is not a target group",
+            );
         }
     }
-    let provider_kind =
-        ps.vocab("provider_kind", p.provider_kind, ProviderKind::from_number, ProviderKind::expected);
+    let provider_kind = ps.vocab(
+        "provider_kind",
+        p.provider_kind,
+        ProviderKind::from_number,
+        ProviderKind::expected,
+    );
     let status = ps
-        .vocab("status", p.status, OfferingStatus::from_number, OfferingStatus::expected)
+        .vocab(
+            "status",
+            p.status,
+            OfferingStatus::from_number,
+            OfferingStatus::expected,
+        )
         .unwrap_or(OfferingStatus::Active);
     let languages = ps.set::<LanguageCode>("languages", &p.languages);
     let contact_ids = ps.set::<RecordIdParse>("contact_ids", &p.contact_ids);
@@ -207,9 +260,10 @@ pub fn parse_offering_partially(
         municipality: p.municipality.trim().to_string(),
         address: p.address.trim().to_string(),
         postal_code: p.postal_code.trim().to_string(),
-        coordinates: p
-            .coordinates
-            .map(|c| Coordinates { latitude: c.latitude, longitude: c.longitude }),
+        coordinates: p.coordinates.map(|c| Coordinates {
+            latitude: c.latitude,
+            longitude: c.longitude,
+        }),
         languages,
         start_date,
         end_date,
@@ -233,7 +287,9 @@ struct RecordIdParse(RecordId);
 impl FromStr for RecordIdParse {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.parse().map(RecordIdParse).map_err(|_| format!("\"{s}\" is not a UUID"))
+        s.parse()
+            .map(RecordIdParse)
+            .map_err(|_| format!("\"{s}\" is not a UUID"))
     }
 }
 
@@ -244,9 +300,8 @@ pub fn contact_from_proto(
     id: RecordId,
     now: Timestamp,
 ) -> Result<Contact, Violations> {
-    let c = parse_contact(p, district, id, now)?;
-    c.validate()?;
-    Ok(c)
+    let (c, parse_problems) = parse_contact_partially(p, district, id, now);
+    all_problems(parse_problems, c.validate()).map(|()| c)
 }
 
 /// Like [`contact_from_proto`] without the rules between fields.
@@ -267,7 +322,9 @@ pub fn parse_contact_partially(
     id: RecordId,
     now: Timestamp,
 ) -> (Contact, Violations) {
-    let mut ps = Parser { violations: Violations::default() };
+    let mut ps = Parser {
+        violations: Violations::default(),
+    };
     let languages = ps.set::<LanguageCode>("languages", &p.languages);
     let c = Contact {
         id,
@@ -304,8 +361,14 @@ pub fn contact_from_server(p: &v1::Contact) -> Result<Contact, Violations> {
 
 fn ids_from_server(district: &str, id: &str) -> Result<(DistrictId, RecordId), Violations> {
     let mut v = Violations::default();
-    let d = district.parse::<DistrictId>().map_err(|e| v.push("district_id", e.to_string())).ok();
-    let i = id.parse::<RecordId>().map_err(|_| v.push("id", "not a UUID")).ok();
+    let d = district
+        .parse::<DistrictId>()
+        .map_err(|e| v.push("district_id", e.to_string()))
+        .ok();
+    let i = id
+        .parse::<RecordId>()
+        .map_err(|_| v.push("id", "not a UUID"))
+        .ok();
     match (d, i) {
         (Some(d), Some(i)) => Ok((d, i)),
         _ => Err(v),
@@ -324,7 +387,10 @@ mod tests {
         v1::Offering {
             title: "Integrationskurs mit Kinderbetreuung".into(),
             category: v1::Category::IntegrationCourse as i32,
-            target_groups: vec![v1::TargetGroup::Refugees as i32, v1::TargetGroup::Families as i32],
+            target_groups: vec![
+                v1::TargetGroup::Refugees as i32,
+                v1::TargetGroup::Families as i32,
+            ],
             provider: "VHS Delmenhorst".into(),
             municipality: "Delmenhorst".into(),
             languages: vec!["de".into(), "ar".into()],
@@ -338,7 +404,13 @@ mod tests {
 
     #[test]
     fn wire_round_trip_keeps_every_field() {
-        let o = offering_from_proto(&wire(), district(), RecordId::new_random(), Timestamp(5_000)).unwrap();
+        let o = offering_from_proto(
+            &wire(),
+            district(),
+            RecordId::new_random(),
+            Timestamp(5_000),
+        )
+        .unwrap();
         let p = offering_to_proto(&o);
         assert!(p.name.starts_with("districts/D-"));
         assert_eq!(offering_from_server(&p).unwrap(), o);
@@ -347,7 +419,8 @@ mod tests {
 
     #[test]
     fn etag_changes_with_content() {
-        let mut o = offering_from_proto(&wire(), district(), RecordId::new_random(), Timestamp(0)).unwrap();
+        let mut o =
+            offering_from_proto(&wire(), district(), RecordId::new_random(), Timestamp(0)).unwrap();
         let before = offering_to_proto(&o).etag;
         o.places_free = Some(2);
         assert_ne!(offering_to_proto(&o).etag, before);
@@ -361,8 +434,15 @@ mod tests {
         p.languages = vec!["de".into(), "klingon".into()];
         p.start_date = "1.3.2027".into();
         p.contact_ids = vec!["nope".into()];
-        let v = offering_from_proto(&p, district(), RecordId::new_random(), Timestamp(0)).unwrap_err();
-        for field in ["category", "target_groups[1]", "languages[1]", "start_date", "contact_ids[0]"] {
+        let v =
+            offering_from_proto(&p, district(), RecordId::new_random(), Timestamp(0)).unwrap_err();
+        for field in [
+            "category",
+            "target_groups[1]",
+            "languages[1]",
+            "start_date",
+            "contact_ids[0]",
+        ] {
             assert!(v.has(field), "{field} missing in {v}");
         }
     }
@@ -373,18 +453,23 @@ mod tests {
         p.places_free = Some(21);
         p.title.clear();
         p.category = 0;
-        let v = offering_from_proto(&p, district(), RecordId::new_random(), Timestamp(0)).unwrap_err();
-        // parse problems come first; with them fixed the rules are checked
-        assert!(v.has("category"));
-        p.category = 1;
-        let v = offering_from_proto(&p, district(), RecordId::new_random(), Timestamp(0)).unwrap_err();
-        assert!(v.has("places_free") && v.has("title"), "{v}");
+        let v =
+            offering_from_proto(&p, district(), RecordId::new_random(), Timestamp(0)).unwrap_err();
+        // parse problems and broken rules come back together, in one round
+        assert!(
+            v.has("category") && v.has("places_free") && v.has("title"),
+            "{v}"
+        );
+        assert_eq!(v.0.iter().filter(|f| f.field == "category").count(), 1);
     }
 
     #[test]
     fn timestamps_convert_both_ways() {
         for ms in [0, 1, 999, 1_700_000_000_123, -1] {
-            assert_eq!(from_timestamp(Some(&timestamp(Timestamp(ms)))), Timestamp(ms));
+            assert_eq!(
+                from_timestamp(Some(&timestamp(Timestamp(ms)))),
+                Timestamp(ms)
+            );
         }
     }
 }

@@ -1,0 +1,600 @@
+//! The command line: every command, flag and vocabulary, as clap derive types.
+//!
+//! Flag values are parsed here, before any call to the node, so a bad value is a usage error
+//! (exit code 2) that names its flag. Vocabulary flags take the model's keys and show them in
+//! `--help`; parsing uses the model's `FromStr`, so `Language-Course` works as well as
+//! `language_course`.
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use kreisnetz_model::{
+    Category, ContactField, DistrictId, LanguageCode, OfferingField, OfferingStatus, ProviderKind,
+    RecordId, RecordKind, TargetGroup, parse_date, parse_resource_name, resource_name,
+};
+use time::Date;
+
+use crate::terms::TermParser;
+
+const GLOBAL: &str = "Global options";
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  any other error
+  2  usage: unknown command or flag, missing or bad flag value (reported before any call)
+  3  the node is unreachable or unavailable, or the call timed out
+  4  the node refused an invalid argument (every field violation is listed)
+  5  not found
+  6  already exists, failed precondition (e.g. a stale --etag, a contact still referenced),
+     or aborted
+  7  permission denied or unauthenticated
+
+Errors are one line `error: <reason>` on stderr, followed by indented detail lines, e.g.
+  error: invalid offering
+    offering.title: is required";
+
+/// The admin CLI of a kreisnetz node.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kreisnetzctl",
+    version,
+    about = "Admin CLI of a kreisnetz node: offerings, contacts, change feed, node status",
+    long_about = "Admin CLI of a kreisnetz node.\n\n\
+        Each district runs a node holding its integration offerings and contacts; nodes share \
+        them, so every node shows the whole region. This CLI talks to one node's gRPC API: it \
+        adds and edits the node's own district's offerings and contacts, lists and searches \
+        those of every district, follows the change feed and shows the node's status.\n\n\
+        Output is human-readable tables by default; --json prints the API's fields as JSON \
+        for scripts.",
+    after_long_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// The node's API address.
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        env = "KREISNETZ_NODE",
+        default_value = "http://127.0.0.1:7700",
+        value_name = "URL",
+        value_parser = parse_node_url
+    )]
+    pub node: String,
+
+    /// Print JSON instead of tables (one object per line for `watch`).
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+
+    /// Give up on the node after this many seconds (connecting, and each call; `watch` follows
+    /// the feed without a limit once it is open).
+    #[arg(long, global = true, help_heading = GLOBAL, default_value = "10", value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// Bearer token for the node's API, as handed out by the node's operator.
+    #[arg(long, global = true, help_heading = GLOBAL, env = "KREISNETZ_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the node's status: district, node ID, version, uptime, counts, feed sequence,
+    /// document heads, storage and addresses.
+    Status,
+    /// Add, show, list, change and delete offerings.
+    #[command(subcommand)]
+    Offering(OfferingCommand),
+    /// Add, show, list, change and delete contacts.
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// Follow the node's change feed: one line (or JSON object) per change.
+    Watch(WatchArgs),
+    /// Sample data of the Weser-Ems region.
+    #[command(subcommand)]
+    Sample(SampleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OfferingCommand {
+    /// Add an offering to the node's own district.
+    ///
+    /// Required by the node: --title, --category, at least one --target-group, --provider,
+    /// --municipality. A missing or broken field is reported by the node, field by field.
+    Add(OfferingAddArgs),
+    /// Show one offering.
+    Get(GetArgs),
+    /// List offerings of every district, with filters; all filters given must match.
+    List(OfferingListArgs),
+    /// Change the fields given (and only those) of one of the own district's offerings.
+    ///
+    /// Every field flag sets that field; --clear FIELD empties one. The update mask sent to the
+    /// node is made of exactly these fields.
+    Update(OfferingUpdateArgs),
+    /// Delete one of the own district's offerings.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Add a contact (a person or team to call at an organisation) to the own district.
+    ///
+    /// Required by the node: --name, --organisation, and --email or --phone.
+    Add(ContactAddArgs),
+    /// Show one contact.
+    Get(GetArgs),
+    /// List contacts of every district, with filters; all filters given must match.
+    List(ContactListArgs),
+    /// Change the fields given (and only those) of one of the own district's contacts.
+    ///
+    /// Every field flag sets that field; --clear FIELD empties one. The update mask sent to the
+    /// node is made of exactly these fields.
+    Update(ContactUpdateArgs),
+    /// Delete one of the own district's contacts (refused while an offering refers to it).
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SampleCommand {
+    /// Load realistic sample offerings and contacts into the node's own district.
+    ///
+    /// Creates every contact, then every offering of the sample of the node's district (or
+    /// --district). The records keep the sample's IDs, so running it again skips what is
+    /// already loaded.
+    Load(SampleLoadArgs),
+}
+
+/// Which record: its resource name `districts/{district_id}/offerings/{uuid}` (or
+/// `.../contacts/...`), or its bare UUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRef {
+    pub kind: RecordKind,
+    pub district: Option<DistrictId>,
+    pub id: RecordId,
+}
+
+impl RecordRef {
+    /// The resource name if the district is known, the bare UUID otherwise.
+    pub fn name(&self) -> String {
+        match &self.district {
+            Some(d) => resource_name(d, self.kind, &self.id),
+            None => self.id.to_string(),
+        }
+    }
+
+    /// Reads a record reference of this kind; a wrong one is a usage error.
+    pub fn parse(s: &str, kind: RecordKind) -> Result<Self, String> {
+        let (district, id) = parse_resource_name(s, kind)?;
+        Ok(RecordRef { kind, district, id })
+    }
+}
+
+fn parse_offering_ref(s: &str) -> Result<RecordRef, String> {
+    RecordRef::parse(s, RecordKind::Offering)
+}
+
+fn parse_contact_ref(s: &str) -> Result<RecordRef, String> {
+    RecordRef::parse(s, RecordKind::Contact)
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The resource name (`districts/{district_id}/offerings/{uuid}`, `.../contacts/{uuid}`) or UUID.
+    #[arg(value_name = "ID|NAME", value_parser = parse_any_ref)]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The resource name (`districts/{district_id}/offerings/{uuid}`, `.../contacts/{uuid}`) or UUID.
+    #[arg(value_name = "ID|NAME", value_parser = parse_any_ref)]
+    pub target: String,
+    /// Delete only while the record still has this etag (from `get`): fails with exit code 6
+    /// if someone changed it in between.
+    #[arg(long, value_name = "ETAG")]
+    pub etag: Option<String>,
+}
+
+/// Accepts an offering or contact resource name or a UUID (the command decides which kind).
+fn parse_any_ref(s: &str) -> Result<String, String> {
+    let offering = parse_offering_ref(s);
+    let contact = parse_contact_ref(s);
+    match (offering, contact) {
+        (Ok(_), _) | (_, Ok(_)) => Ok(s.trim().to_string()),
+        (Err(e), _) if s.contains("/offerings/") => Err(e),
+        (_, Err(e)) if s.contains("/contacts/") => Err(e),
+        _ => Err(
+            "expected a UUID or a resource name `districts/{district_id}/offerings/{uuid}` \
+                  (or `.../contacts/{uuid}`)"
+                .to_string(),
+        ),
+    }
+}
+
+/// The fields of an offering a client sets; each flag sets one API field.
+#[derive(Debug, Default, Args)]
+pub struct OfferingFields {
+    /// Title, 1 to 200 characters (`title`).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// Description, up to 5,000 characters (`description`).
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// What kind of help it is (`category`).
+    #[arg(long, value_name = "KEY", value_parser = TermParser::<Category>::new())]
+    pub category: Option<Category>,
+    /// Who it is for; repeat or separate with commas (`target_groups`).
+    #[arg(long, value_name = "KEY", value_delimiter = ',', value_parser = TermParser::<TargetGroup>::new())]
+    pub target_group: Vec<TargetGroup>,
+    /// The organisation running it, e.g. "BBS Vechta" (`provider`).
+    #[arg(long, value_name = "TEXT")]
+    pub provider: Option<String>,
+    /// What kind of organisation the provider is (`provider_kind`).
+    #[arg(long, value_name = "KEY", value_parser = TermParser::<ProviderKind>::new())]
+    pub provider_kind: Option<ProviderKind>,
+    /// Town or municipality, e.g. "Vechta" (`municipality`).
+    #[arg(long, value_name = "TEXT")]
+    pub municipality: Option<String>,
+    /// Street address (`address`).
+    #[arg(long, value_name = "TEXT")]
+    pub address: Option<String>,
+    /// Five-digit postal code (`postal_code`).
+    #[arg(long, value_name = "DIGITS")]
+    pub postal_code: Option<String>,
+    /// Latitude, -90 to 90; needs --lon (`coordinates`).
+    #[arg(long, value_name = "DEG", requires = "lon", allow_negative_numbers = true, value_parser = parse_latitude)]
+    pub lat: Option<f64>,
+    /// Longitude, -180 to 180; needs --lat (`coordinates`).
+    #[arg(long, value_name = "DEG", requires = "lat", allow_negative_numbers = true, value_parser = parse_longitude)]
+    pub lon: Option<f64>,
+    /// Language it is held in, ISO 639-1 (de, ar, uk, ...); repeat or separate with commas
+    /// (`languages`).
+    #[arg(long, value_name = "ISO", value_delimiter = ',')]
+    pub language: Vec<LanguageCode>,
+    /// First day, YYYY-MM-DD (`start_date`).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub start: Option<Date>,
+    /// Last day, YYYY-MM-DD, not before --start (`end_date`).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub end: Option<Date>,
+    /// When it takes place, free text, e.g. "Mo-Fr 8:30-12:30" (`schedule`).
+    #[arg(long, value_name = "TEXT")]
+    pub schedule: Option<String>,
+    /// Places in total (`places_total`).
+    #[arg(long, value_name = "N")]
+    pub places: Option<u32>,
+    /// Places still free, at most --places (`places_free`).
+    #[arg(long, value_name = "N")]
+    pub free_places: Option<u32>,
+    /// What it costs, free text, e.g. "kostenlos" (`cost`).
+    #[arg(long, value_name = "TEXT")]
+    pub cost: Option<String>,
+    /// Web page, http(s) (`url`).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// A contact of the same district (UUID or resource name); repeat or separate with commas
+    /// (`contact_ids`).
+    #[arg(long, value_name = "UUID", value_delimiter = ',', value_parser = parse_contact_id)]
+    pub contact: Vec<RecordId>,
+    /// Where it stands (`status`; the node uses `active` when not given on add).
+    #[arg(long, value_name = "KEY", value_parser = TermParser::<OfferingStatus>::new())]
+    pub status: Option<OfferingStatus>,
+}
+
+/// The fields of a contact a client sets; each flag sets one API field.
+#[derive(Debug, Default, Args)]
+pub struct ContactFields {
+    /// The person's name, or a function such as "Beratungsteam" (`display_name`).
+    #[arg(long = "name", value_name = "TEXT")]
+    pub display_name: Option<String>,
+    /// The organisation, e.g. "Jobcenter Cloppenburg" (`organisation`).
+    #[arg(long, value_name = "TEXT")]
+    pub organisation: Option<String>,
+    /// Role in the organisation (`role`).
+    #[arg(long, value_name = "TEXT")]
+    pub role: Option<String>,
+    /// What the person is responsible for, e.g. "Sprachkurse im Nordkreis" (`responsibility`).
+    #[arg(long, value_name = "TEXT")]
+    pub responsibility: Option<String>,
+    /// E-mail address (`email`).
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+    /// Phone number (`phone`).
+    #[arg(long, value_name = "NUMBER")]
+    pub phone: Option<String>,
+    /// A language the person speaks, ISO 639-1; repeat or separate with commas (`languages`).
+    #[arg(long, value_name = "ISO", value_delimiter = ',')]
+    pub language: Vec<LanguageCode>,
+}
+
+#[derive(Debug, Args)]
+pub struct OfferingAddArgs {
+    #[command(flatten)]
+    pub fields: OfferingFields,
+    /// The new offering's UUID (default: chosen by the node). With an ID of your own a retried
+    /// add cannot create the offering twice: the retry fails with "already exists".
+    #[arg(long, value_name = "UUID")]
+    pub id: Option<RecordId>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContactAddArgs {
+    #[command(flatten)]
+    pub fields: ContactFields,
+    /// The new contact's UUID (default: chosen by the node).
+    #[arg(long, value_name = "UUID")]
+    pub id: Option<RecordId>,
+}
+
+#[derive(Debug, Args)]
+pub struct OfferingUpdateArgs {
+    /// The offering's resource name (`districts/{district_id}/offerings/{uuid}`) or UUID.
+    #[arg(value_name = "ID|NAME", value_parser = parse_offering_ref)]
+    pub target: RecordRef,
+    #[command(flatten)]
+    pub fields: OfferingFields,
+    /// Empty this field (its API name); repeatable.
+    #[arg(long, value_name = "FIELD", value_parser = TermParser::<OfferingField>::new())]
+    pub clear: Vec<OfferingField>,
+    /// Update only while the offering still has this etag (from `get`): fails with exit code 6
+    /// if someone changed it in between.
+    #[arg(long, value_name = "ETAG")]
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ContactUpdateArgs {
+    /// The contact's resource name (`districts/{district_id}/contacts/{uuid}`) or UUID.
+    #[arg(value_name = "ID|NAME", value_parser = parse_contact_ref)]
+    pub target: RecordRef,
+    #[command(flatten)]
+    pub fields: ContactFields,
+    /// Empty this field (its API name); repeatable.
+    #[arg(long, value_name = "FIELD", value_parser = TermParser::<ContactField>::new())]
+    pub clear: Vec<ContactField>,
+    /// Update only while the contact still has this etag (from `get`).
+    #[arg(long, value_name = "ETAG")]
+    pub etag: Option<String>,
+}
+
+/// Paging flags shared by the list commands.
+#[derive(Debug, Args)]
+pub struct Paging {
+    /// Records per page, 1 to 1000 (default: the node's, 50).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: Option<i32>,
+    /// Continue after a previous page (its `next_page_token`); the filters must be the same.
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
+    /// Fetch every page to the end.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OfferingListArgs {
+    /// Only this district's offerings (its district ID, `D-...`).
+    #[arg(long, value_name = "DISTRICT_ID")]
+    pub district: Option<DistrictId>,
+    /// Only this category.
+    #[arg(long, value_name = "KEY", value_parser = TermParser::<Category>::new())]
+    pub category: Option<Category>,
+    /// Only offerings for this target group.
+    #[arg(long, value_name = "KEY", value_parser = TermParser::<TargetGroup>::new())]
+    pub target_group: Option<TargetGroup>,
+    /// Only this municipality (exact, any case).
+    #[arg(long, value_name = "TEXT")]
+    pub municipality: Option<String>,
+    /// Only offerings with this status.
+    #[arg(long, value_name = "KEY", value_parser = TermParser::<OfferingStatus>::new())]
+    pub status: Option<OfferingStatus>,
+    /// Only offerings held in this language (ISO 639-1).
+    #[arg(long, value_name = "ISO")]
+    pub language: Option<LanguageCode>,
+    /// Text to find in title, description, provider or municipality (any case).
+    #[arg(short, long, value_name = "TEXT")]
+    pub query: Option<String>,
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+#[derive(Debug, Args)]
+pub struct ContactListArgs {
+    /// Only this district's contacts (its district ID, `D-...`).
+    #[arg(long, value_name = "DISTRICT_ID")]
+    pub district: Option<DistrictId>,
+    /// Only this organisation (exact, any case).
+    #[arg(long, value_name = "TEXT")]
+    pub organisation: Option<String>,
+    /// Only contacts who speak this language (ISO 639-1).
+    #[arg(long, value_name = "ISO")]
+    pub language: Option<LanguageCode>,
+    /// Text to find in name, organisation, role or responsibility (any case).
+    #[arg(short, long, value_name = "TEXT")]
+    pub query: Option<String>,
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Start after this feed sequence number (0: from the beginning). To resume after an
+    /// interruption, give the last sequence number printed.
+    #[arg(long, value_name = "SEQ", default_value_t = 0)]
+    pub after: u64,
+    /// Print what is stored and stop instead of following new changes.
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleLoadArgs {
+    /// Seed of the sample: the same seed gives the same records (and IDs).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// The sample of this district of the Weser-Ems region (key or name, e.g. `vechta`,
+    /// "Landkreis Cloppenburg"), instead of the node's own. The records are still written to
+    /// the node's own district.
+    #[arg(long, value_name = "NAME")]
+    pub district: Option<String>,
+}
+
+fn parse_contact_id(s: &str) -> Result<RecordId, String> {
+    parse_contact_ref(s).map(|r| r.id)
+}
+
+fn parse_latitude(s: &str) -> Result<f64, String> {
+    parse_degrees(s, 90.0)
+}
+
+fn parse_longitude(s: &str) -> Result<f64, String> {
+    parse_degrees(s, 180.0)
+}
+
+fn parse_degrees(s: &str, limit: f64) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a number"))?;
+    if v.is_finite() && (-limit..=limit).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be between -{limit} and {limit}"))
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a number of seconds"))?;
+    if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err("must be more than 0 and at most 86400 seconds".into())
+    }
+}
+
+/// `http://host:port`; a bare `host:port` gets `http://`.
+fn parse_node_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let rest = match s.split_once("://") {
+        None => s,
+        Some(("http", rest)) => rest,
+        Some(("https", _)) => {
+            return Err(
+                "https:// is not supported yet; give the node's plain http:// API address".into(),
+            );
+        }
+        Some((scheme, _)) => {
+            return Err(format!(
+                "\"{scheme}://\" is not a scheme of a node's API (http://)"
+            ));
+        }
+    };
+    let url = format!("http://{}", rest.trim_end_matches('/'));
+    match url.parse::<tonic::transport::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(url),
+        _ => Err(format!(
+            "\"{s}\" is not an address like http://127.0.0.1:7700"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn vocabulary_flags_are_forgiving_and_named_in_errors() {
+        let cli = Cli::try_parse_from([
+            "kreisnetzctl",
+            "offering",
+            "list",
+            "--category",
+            "Language-Course",
+        ])
+        .unwrap();
+        let Command::Offering(OfferingCommand::List(l)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(l.category, Some(Category::LanguageCourse));
+
+        let err =
+            Cli::try_parse_from(["kreisnetzctl", "offering", "list", "--category", "cooking"])
+                .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("--category") && text.contains("language_course"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_dates_and_coordinates_are_usage_errors() {
+        for args in [
+            &["--start", "1.3.2027"][..],
+            &["--lat", "91", "--lon", "8"],
+            &["--lat", "52"],
+            &["--language", "klingon"],
+            &["--contact", "nope"],
+        ] {
+            let mut argv = vec!["kreisnetzctl", "offering", "add"];
+            argv.extend_from_slice(args);
+            let err = Cli::try_parse_from(&argv).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(args[0]), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn negative_longitudes_are_values_not_flags() {
+        let cli = Cli::try_parse_from([
+            "kreisnetzctl",
+            "offering",
+            "add",
+            "--lat",
+            "-33.9",
+            "--lon",
+            "-8.5",
+        ])
+        .unwrap();
+        let Command::Offering(OfferingCommand::Add(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!((a.fields.lat, a.fields.lon), (Some(-33.9), Some(-8.5)));
+    }
+
+    #[test]
+    fn node_addresses_get_a_scheme() {
+        assert_eq!(
+            parse_node_url("127.0.0.1:7700").unwrap(),
+            "http://127.0.0.1:7700"
+        );
+        assert_eq!(
+            parse_node_url("http://node.example.org:7700/").unwrap(),
+            "http://node.example.org:7700"
+        );
+        assert!(parse_node_url("https://x.example.org").is_err());
+        assert!(parse_node_url("http://").is_err());
+        assert!(parse_node_url("ftp://x.example.org").is_err());
+        assert_eq!(parse_node_url("[::1]:7700").unwrap(), "http://[::1]:7700");
+    }
+
+    #[test]
+    fn long_help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("Exit codes") && help.contains("7  permission denied"),
+            "{help}"
+        );
+    }
+}
