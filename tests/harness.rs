@@ -14,6 +14,8 @@ pub struct TestNode {
     dir: tempfile::TempDir,
     child: Option<Child>,
     pub addr: String,
+    /// host:port of the federation service.
+    pub federation_addr: String,
 }
 
 impl TestNode {
@@ -25,6 +27,7 @@ impl TestNode {
             dir,
             child: None,
             addr: String::new(),
+            federation_addr: String::new(),
         };
         node.launch();
         node
@@ -33,6 +36,12 @@ impl TestNode {
     fn launch(&mut self) {
         let addr_file = self.dir.path().join("api.addr");
         let _ = std::fs::remove_file(&addr_file);
+        // A restarted node keeps its federation port, so peers find it again at the same address.
+        let federation_listen = if self.federation_addr.is_empty() {
+            "127.0.0.1:0".to_string()
+        } else {
+            self.federation_addr.clone()
+        };
         let log = std::fs::File::create(self.dir.path().join("node.log")).expect("log file");
         let child = Command::new(NODE_BIN)
             .args([
@@ -44,6 +53,7 @@ impl TestNode {
                 "--data-dir",
             ])
             .arg(self.dir.path())
+            .args(["--federation-listen", &federation_listen])
             .env("RUST_LOG", "info")
             .env("KREISNETZ_API__SHUTDOWN_GRACE_SECS", "3")
             .stdout(Stdio::null())
@@ -57,6 +67,9 @@ impl TestNode {
                 && text.ends_with('\n')
             {
                 self.addr = format!("http://{}", text.trim());
+                let fed = std::fs::read_to_string(self.dir.path().join("federation.addr"))
+                    .expect("federation.addr");
+                self.federation_addr = fed.trim().to_string();
                 return;
             }
             if let Some(status) = self
@@ -142,6 +155,75 @@ impl TestNode {
             .into_inner()
     }
 
+    pub async fn node_client(&self) -> v1::node_service_client::NodeServiceClient<Channel> {
+        v1::node_service_client::NodeServiceClient::new(self.channel().await)
+    }
+
+    /// Makes `other` a peer this node dials, and trusts `other`'s district.
+    pub async fn dial(&self, other: &TestNode) {
+        let theirs = other.status().await;
+        let mut admin = self.node_client().await;
+        admin
+            .add_peer(v1::AddPeerRequest {
+                node_id: theirs.node_id.clone(),
+                address: other.federation_addr.clone(),
+            })
+            .await
+            .expect("add peer");
+        admin
+            .trust_district(v1::TrustDistrictRequest {
+                district_id: theirs.district_id,
+                name: other.district.clone(),
+            })
+            .await
+            .expect("trust district");
+    }
+
+    /// Makes `other` a peer this node accepts (without dialing it).
+    pub async fn accept(&self, other: &TestNode) {
+        let theirs = other.status().await;
+        let mut admin = self.node_client().await;
+        admin
+            .add_peer(v1::AddPeerRequest {
+                node_id: theirs.node_id,
+                address: String::new(),
+            })
+            .await
+            .expect("add peer");
+    }
+
+    /// Trusts a district by ID.
+    pub async fn trust(&self, district_id: &str, name: &str) {
+        self.node_client()
+            .await
+            .trust_district(v1::TrustDistrictRequest {
+                district_id: district_id.into(),
+                name: name.into(),
+            })
+            .await
+            .expect("trust district");
+    }
+
+    pub async fn peers(&self) -> Vec<v1::Peer> {
+        self.node_client()
+            .await
+            .list_peers(v1::ListPeersRequest {})
+            .await
+            .expect("peers")
+            .into_inner()
+            .peers
+    }
+
+    pub async fn documents(&self) -> Vec<v1::Document> {
+        self.node_client()
+            .await
+            .list_documents(v1::ListDocumentsRequest {})
+            .await
+            .expect("documents")
+            .into_inner()
+            .documents
+    }
+
     /// Runs `kreisnetzctl --node <this node> ARGS`.
     pub fn ctl(&self, args: &[&str]) -> Output {
         Command::new(CTL_BIN)
@@ -220,5 +302,121 @@ pub async fn list_all(node: &TestNode) -> Vec<v1::Offering> {
             return out;
         }
         token = page.next_page_token;
+    }
+}
+
+/// Polls `check` until it returns true; panics with `what` after a generous deadline. Not a
+/// timing assertion: the deadline only turns a hang into a failure.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Titles of every offering a node lists, with the district each belongs to.
+pub async fn titles_by_district(node: &TestNode) -> std::collections::BTreeSet<(String, String)> {
+    list_all(node)
+        .await
+        .into_iter()
+        .map(|o| (o.district_id, o.title))
+        .collect()
+}
+
+/// A TCP proxy on loopback that the test can cut (drop every connection, refuse new ones) and
+/// heal: a link failure injected on purpose.
+pub struct FaultProxy {
+    pub addr: String,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    pub async fn start(target: &str) -> FaultProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr").to_string();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let generation = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let target = target.to_string();
+        let live = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (c, g, l) = (cut.clone(), generation.clone(), live.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if c.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let target = target.clone();
+                let (c, g, l) = (c.clone(), g.clone(), l.clone());
+                let born = g.load(Ordering::SeqCst);
+                l.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    struct Live(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+                    impl Drop for Live {
+                        fn drop(&mut self) {
+                            self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                    let _live = Live(l);
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+                    tokio::pin!(copy);
+                    loop {
+                        tokio::select! {
+                            _ = &mut copy => return,
+                            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                                if c.load(Ordering::SeqCst) || g.load(Ordering::SeqCst) != born {
+                                    return; // cut: both sockets are dropped
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        FaultProxy {
+            addr,
+            cut,
+            generation,
+            live,
+            task,
+        }
+    }
+
+    /// Cuts the link: returns once every open connection through the proxy is closed.
+    pub async fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        while self.live.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub fn heal(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -7,4 +7,5 @@ mod harness;
 mod api;
 mod cli;
 mod durability;
+mod federation;
 mod feed;

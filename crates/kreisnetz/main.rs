@@ -17,6 +17,8 @@ use kreisnetz_node::config::CONFIG_FILE;
 /// The file in the data directory that holds the address the API is listening on while the
 /// node runs (useful with port 0).
 const API_ADDR_FILE: &str = "api.addr";
+/// Likewise for the federation service.
+const FEDERATION_ADDR_FILE: &str = "federation.addr";
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +55,9 @@ enum Command {
         /// Overrides api.listen from the configuration.
         #[arg(long)]
         api_listen: Option<SocketAddr>,
+        /// Overrides federation.listen from the configuration.
+        #[arg(long)]
+        federation_listen: Option<SocketAddr>,
         /// The district's name, used only when the data directory is initialised now.
         #[arg(long)]
         district: Option<String>,
@@ -71,8 +76,9 @@ fn main() -> ExitCode {
         Command::Serve {
             data_dir,
             api_listen,
+            federation_listen,
             district,
-        } => serve(&data_dir, api_listen, district),
+        } => serve(&data_dir, api_listen, federation_listen, district),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,7 +128,12 @@ fn print_ids(data_dir: &Path, config: &Config, identity: &Identity) {
     );
 }
 
-fn serve(data_dir: &Path, api_listen: Option<SocketAddr>, district: Option<String>) -> Result<()> {
+fn serve(
+    data_dir: &Path,
+    api_listen: Option<SocketAddr>,
+    federation_listen: Option<SocketAddr>,
+    district: Option<String>,
+) -> Result<()> {
     if !data_dir.join(CONFIG_FILE).exists()
         && !data_dir
             .join(kreisnetz_identity::DISTRICT_KEY_FILE)
@@ -145,6 +156,9 @@ fn serve(data_dir: &Path, api_listen: Option<SocketAddr>, district: Option<Strin
     if let Some(addr) = api_listen {
         config.api.listen = addr;
     }
+    if let Some(addr) = federation_listen {
+        config.federation.listen = addr;
+    }
     init_logging(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -156,26 +170,41 @@ fn serve(data_dir: &Path, api_listen: Option<SocketAddr>, district: Option<Strin
 
 async fn run(data_dir: &Path, config: Config) -> Result<()> {
     let node = kreisnetz_node::start(data_dir, config).await?;
+    // The federation address first: a watcher of api.addr may rely on both being there.
+    let fed_file = data_dir.join(FEDERATION_ADDR_FILE);
+    std::fs::write(&fed_file, format!("{}\n", node.federation_addr))
+        .with_context(|| format!("cannot write {}", fed_file.display()))?;
     let addr_file = data_dir.join(API_ADDR_FILE);
     std::fs::write(&addr_file, format!("{}\n", node.api_addr))
         .with_context(|| format!("cannot write {}", addr_file.display()))?;
-    wait_for_signal().await?;
+    wait_for_signal(&node).await?;
     tracing::info!("shutting down");
     let result = node.shutdown().await;
     let _ = std::fs::remove_file(&addr_file);
+    let _ = std::fs::remove_file(&fed_file);
     result.map_err(anyhow::Error::msg)?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<()> {
+/// Waits for SIGINT or SIGTERM; on SIGHUP re-reads peers and trusted districts from the
+/// configuration file and goes on.
+async fn wait_for_signal(node: &kreisnetz_node::RunningNode) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
-        _ = term.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => return r.context("cannot listen for SIGINT"),
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading peers and trusted districts");
+                if let Err(e) = node.admin.reload().await {
+                    tracing::error!(error = %e, "reload failed; the previous configuration stays in force");
+                }
+            }
+        }
     }
-    Ok(())
 }
 
 fn init_logging(config: &Config) {

@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "kreisnetz/v1/resources.proto",
         "kreisnetz/v1/directory.proto",
+        "kreisnetz/v1/federation.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(f).display());

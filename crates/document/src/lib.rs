@@ -147,6 +147,17 @@ impl DistrictDocument {
         })
     }
 
+    /// An independent copy with its own (random) actor.
+    pub fn fork(&mut self) -> DistrictDocument {
+        let doc = self.doc.fork();
+        DistrictDocument {
+            district: self.district,
+            doc,
+            offerings: self.offerings.clone(),
+            contacts: self.contacts.clone(),
+        }
+    }
+
     /// The district that owns this document.
     pub fn district(&self) -> DistrictId {
         self.district
@@ -342,6 +353,41 @@ impl DistrictDocument {
         }
         self.doc.delete(&self.contacts, id.to_string())?;
         Ok(())
+    }
+
+    /// The records that differ between two versions of this document (e.g. before and after
+    /// changes arrived from a peer), so a reader can refresh just those. Each appears once.
+    pub fn changed_records(
+        &mut self,
+        before: &[ChangeHash],
+        after: &[ChangeHash],
+    ) -> Vec<(RecordKind, RecordId)> {
+        let mut out = Vec::new();
+        for patch in self.doc.diff(before, after) {
+            let mut props = patch.path.iter().map(|(_, p)| p.to_string());
+            let (first, second) = (props.next(), props.next());
+            let (collection, key) = match (first, second) {
+                (Some(c), Some(k)) => (c, k),
+                // A record added or removed: the patch is on the collection map itself.
+                (Some(c), None) => match &patch.action {
+                    automerge::PatchAction::PutMap { key, .. }
+                    | automerge::PatchAction::DeleteMap { key } => (c, key.clone()),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let kind = match collection.as_str() {
+                "offerings" => RecordKind::Offering,
+                "contacts" => RecordKind::Contact,
+                _ => continue,
+            };
+            if let Ok(id) = key.parse::<RecordId>()
+                && !out.contains(&(kind, id))
+            {
+                out.push((kind, id));
+            }
+        }
+        out
     }
 
     /// Commits pending edits as one change. `time` is seconds since the epoch (advisory).

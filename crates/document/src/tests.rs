@@ -367,3 +367,38 @@ fn metadata_is_written_once() {
         ("Landkreis Cloppenburg".into(), "03453".into())
     );
 }
+
+#[test]
+fn changed_records_names_what_a_merge_brought() {
+    let mut a = DistrictDocument::new(district()).unwrap();
+    let kept = offering();
+    let edited = offering();
+    let removed = offering();
+    for o in [&kept, &edited, &removed] {
+        a.create_offering(o).unwrap();
+    }
+    a.commit("setup", 0);
+    let before = a.heads();
+    let mut changed = edited.clone();
+    changed.title = "Neu".into();
+    a.update_offering(&changed, &[OfferingField::Title])
+        .unwrap();
+    a.delete_offering(&removed.id).unwrap();
+    let added = offering();
+    a.create_offering(&added).unwrap();
+    let c = contact();
+    a.create_contact(&c).unwrap();
+    a.commit("changes", 0);
+    let after = a.heads();
+    let mut got = a.changed_records(&before, &after);
+    got.sort();
+    let mut want = vec![
+        (RecordKind::Offering, edited.id),
+        (RecordKind::Offering, removed.id),
+        (RecordKind::Offering, added.id),
+        (RecordKind::Contact, c.id),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(a.changed_records(&after, &after).is_empty());
+}

@@ -21,7 +21,9 @@ pub use validation::{FieldViolation, Violations};
 pub use vocabulary::{Category, OfferingStatus, ProviderKind, TargetGroup, UnknownTerm};
 
 /// The kinds of record a district document holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Offering,

@@ -40,6 +40,7 @@ pub struct ApiState {
     pub start_time: SystemTime,
     pub api_address: String,
     pub federation_address: String,
+    pub federation: Arc<crate::federation::FederationAdmin>,
 }
 
 /// The API's handlers; one value serves all four services.
@@ -140,7 +141,26 @@ impl Api {
     ) -> Result<RecordId, Status> {
         let (district, id) =
             parse_resource_name(name, kind).map_err(|e| invalid_field(field, e))?;
-        match district {
+        // A bare UUID of another district's record is refused too, not reported missing.
+        let owner = match district {
+            Some(d) => Some(d),
+            None => {
+                let view = self.view()?;
+                let holds = |d: &crate::view::DistrictView| match kind {
+                    RecordKind::Offering => d.offerings.contains_key(&id),
+                    RecordKind::Contact => d.contacts.contains_key(&id),
+                };
+                if view.districts.get(self.own()).is_some_and(holds) {
+                    None
+                } else {
+                    view.districts
+                        .iter()
+                        .find(|(_, d)| holds(d))
+                        .map(|(d, _)| *d)
+                }
+            }
+        };
+        match owner {
             Some(d) if d != *self.own() => Err(Status::permission_denied(format!(
                 "{name} belongs to district {d}; this node writes only its own district {}",
                 self.own()
@@ -538,6 +558,22 @@ impl node_service_server::NodeService for Api {
             let (o, c) = view.counts();
             (o, c, view.districts.len())
         };
+        let peers_configured = s.federation.config().peers.len() as u32;
+        let (peers_connected, documents_behind) = s
+            .federation
+            .status
+            .read()
+            .map(|st| {
+                let connected = st.peers.values().filter(|p| p.connected).count() as u32;
+                let behind = st
+                    .peers
+                    .values()
+                    .map(|p| p.documents_behind)
+                    .max()
+                    .unwrap_or(0);
+                (connected, behind)
+            })
+            .unwrap_or_default();
         let start_ms = s
             .start_time
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -557,6 +593,189 @@ impl node_service_server::NodeService for Api {
             storage_bytes: s.store.size_on_disk(),
             api_address: s.api_address.clone(),
             federation_address: s.federation_address.clone(),
+            peers_configured,
+            peers_connected,
+            documents_behind,
+            uptime_seconds: s
+                .start_time
+                .elapsed()
+                .map(|d| d.as_secs())
+                .unwrap_or_default(),
         }))
+    }
+
+    async fn list_peers(
+        &self,
+        _req: Request<v1::ListPeersRequest>,
+    ) -> Result<Response<v1::ListPeersResponse>, Status> {
+        let admin = &self.0.federation;
+        let status = admin
+            .status
+            .read()
+            .map_err(|_| Status::internal("federation status poisoned"))?
+            .clone();
+        let mut peers: Vec<v1::Peer> = admin
+            .config()
+            .peers
+            .iter()
+            .map(|p| {
+                let info = status.peers.get(&p.node_id).cloned().unwrap_or_default();
+                v1::Peer {
+                    node_id: p.node_id.to_string(),
+                    address: p.address.clone(),
+                    connected: info.connected,
+                    district_id: info.district.map(|d| d.to_string()).unwrap_or_default(),
+                    connected_since: info.connected_since.map(system_time),
+                    last_sync_time: info.last_sync.map(system_time),
+                    documents_behind: info.documents_behind,
+                    bytes_sent: info.bytes_sent,
+                    bytes_received: info.bytes_received,
+                    rejected: info.rejected,
+                    last_error: info.last_error,
+                }
+            })
+            .collect();
+        peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        Ok(Response::new(v1::ListPeersResponse { peers }))
+    }
+
+    async fn list_documents(
+        &self,
+        _req: Request<v1::ListDocumentsRequest>,
+    ) -> Result<Response<v1::ListDocumentsResponse>, Status> {
+        let admin = &self.0.federation;
+        let status = admin
+            .status
+            .read()
+            .map_err(|_| Status::internal("federation status poisoned"))?
+            .clone();
+        let view = self.view()?;
+        let mut documents = Vec::new();
+        for (district, info) in &status.documents {
+            let d = view.districts.get(district);
+            documents.push(v1::Document {
+                document_id: district.to_string(),
+                district_name: d.map(|d| d.name.clone()).unwrap_or_default(),
+                own: district == self.own(),
+                heads: info.heads.iter().map(|h| h.to_string()).collect(),
+                changes: info.changes,
+                size_bytes: info.size_bytes,
+                last_change_time: info.last_change.map(system_time),
+                offerings: d.map_or(0, |d| d.offerings.len() as u32),
+                contacts: d.map_or(0, |d| d.contacts.len() as u32),
+            });
+        }
+        documents.sort_by(|a, b| (!a.own, &a.district_name).cmp(&(!b.own, &b.district_name)));
+        Ok(Response::new(v1::ListDocumentsResponse { documents }))
+    }
+
+    async fn add_peer(
+        &self,
+        req: Request<v1::AddPeerRequest>,
+    ) -> Result<Response<v1::Peer>, Status> {
+        let req = req.into_inner();
+        let node_id: NodeId = req
+            .node_id
+            .parse()
+            .map_err(|e: kreisnetz_model::IdError| invalid_field("node_id", e.to_string()))?;
+        let peer = self
+            .0
+            .federation
+            .add_peer(node_id, req.address)
+            .await
+            .map_err(admin_status)?;
+        Ok(Response::new(v1::Peer {
+            node_id: peer.node_id.to_string(),
+            address: peer.address,
+            ..Default::default()
+        }))
+    }
+
+    async fn remove_peer(
+        &self,
+        req: Request<v1::RemovePeerRequest>,
+    ) -> Result<Response<()>, Status> {
+        let node_id: NodeId = req
+            .into_inner()
+            .node_id
+            .parse()
+            .map_err(|e: kreisnetz_model::IdError| invalid_field("node_id", e.to_string()))?;
+        if self
+            .0
+            .federation
+            .remove_peer(node_id)
+            .await
+            .map_err(admin_status)?
+        {
+            Ok(Response::new(()))
+        } else {
+            Err(Status::not_found(format!(
+                "peer {node_id} is not configured"
+            )))
+        }
+    }
+
+    async fn trust_district(
+        &self,
+        req: Request<v1::TrustDistrictRequest>,
+    ) -> Result<Response<v1::TrustedDistrict>, Status> {
+        let req = req.into_inner();
+        let district: DistrictId = req
+            .district_id
+            .parse()
+            .map_err(|e: kreisnetz_model::IdError| invalid_field("district_id", e.to_string()))?;
+        let t = self
+            .0
+            .federation
+            .trust(district, req.name)
+            .await
+            .map_err(admin_status)?;
+        Ok(Response::new(v1::TrustedDistrict {
+            district_id: t.district_id.to_string(),
+            name: t.name,
+        }))
+    }
+
+    async fn untrust_district(
+        &self,
+        req: Request<v1::UntrustDistrictRequest>,
+    ) -> Result<Response<()>, Status> {
+        let district: DistrictId = req
+            .into_inner()
+            .district_id
+            .parse()
+            .map_err(|e: kreisnetz_model::IdError| invalid_field("district_id", e.to_string()))?;
+        if self
+            .0
+            .federation
+            .untrust(district)
+            .await
+            .map_err(admin_status)?
+        {
+            Ok(Response::new(()))
+        } else {
+            Err(Status::not_found(format!(
+                "district {district} is not trusted"
+            )))
+        }
+    }
+}
+
+fn system_time(t: SystemTime) -> prost_types::Timestamp {
+    let ms = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    convert::timestamp(Timestamp(ms))
+}
+
+fn admin_status(e: crate::federation::admin::AdminError) -> Status {
+    use crate::federation::admin::AdminError;
+    match e {
+        AdminError::Invalid(msg) => Status::invalid_argument(msg),
+        AdminError::Config(e) => {
+            Status::failed_precondition(format!("cannot save the configuration: {e}"))
+        }
+        AdminError::ShuttingDown => Status::unavailable("the node is shutting down"),
     }
 }

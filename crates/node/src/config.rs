@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use kreisnetz_model::{DistrictId, NodeId};
 use serde::{Deserialize, Serialize};
 
 /// The file name of the configuration inside the data directory.
@@ -23,6 +24,29 @@ pub struct Config {
     pub federation: FederationConfig,
     pub log: LogConfig,
     pub storage: StorageConfig,
+    /// The nodes this node talks to: each is dialed (if it has an address) and accepted.
+    pub peers: Vec<PeerConfig>,
+    /// The districts whose documents this node accepts, holds and passes on.
+    pub trusted: Vec<TrustedConfig>,
+}
+
+/// A peer node, identified by the fingerprint of its TLS key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    pub node_id: NodeId,
+    /// `host:port` of the peer's federation port; empty: only accept its connections.
+    #[serde(default)]
+    pub address: String,
+}
+
+/// A district whose document is accepted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedConfig {
+    pub district_id: DistrictId,
+    #[serde(default)]
+    pub name: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -46,8 +70,15 @@ pub struct ApiConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FederationConfig {
-    /// Where the federation service will listen (reserved; peers come with the federation).
+    /// Where the federation service listens (mutual TLS, pinned node IDs only).
     pub listen: SocketAddr,
+    /// Reconnect backoff: first wait and upper bound, in milliseconds (with jitter).
+    pub backoff_min_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Largest federation frame accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// Largest district document accepted from peers, in bytes (saved size).
+    pub max_document_bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,6 +113,10 @@ impl Default for FederationConfig {
     fn default() -> Self {
         FederationConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7701)),
+            backoff_min_ms: 200,
+            backoff_max_ms: 30_000,
+            max_frame_bytes: 16 << 20,
+            max_document_bytes: 256 << 20,
         }
     }
 }
@@ -139,6 +174,19 @@ impl Config {
         Ok(config)
     }
 
+    /// Defaults and the file only, without environment overrides: the base for writing the
+    /// file back after a run-time change, so overrides from the environment are not persisted.
+    pub fn load_file(data_dir: &Path) -> Result<Config, ConfigError> {
+        let path = data_dir.join(CONFIG_FILE);
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&path))
+            .extract()
+            .map_err(|e| ConfigError::Invalid {
+                path,
+                message: e.to_string(),
+            })
+    }
+
     /// Rules that serde cannot express.
     pub fn check(&self) -> Result<(), String> {
         if !matches!(self.log.format.as_str(), "text" | "json") {
@@ -158,7 +206,55 @@ impl Config {
         if self.storage.max_batch == 0 {
             return Err("storage.max_batch must be at least 1".into());
         }
+        if self.federation.backoff_min_ms == 0
+            || self.federation.backoff_min_ms > self.federation.backoff_max_ms
+        {
+            return Err(
+                "federation.backoff_min_ms must be at least 1 and not above backoff_max_ms".into(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.peers {
+            if !seen.insert(p.node_id) {
+                return Err(format!("peer {} is listed twice", p.node_id));
+            }
+            if !p.address.is_empty() && !p.address.contains(':') {
+                return Err(format!(
+                    "peer {}: address \"{}\" is not host:port",
+                    p.node_id, p.address
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Replaces `<data_dir>/kreisnetz.toml` with this configuration (atomically: a temporary file
+    /// renamed over it), e.g. after a peer was added at run time.
+    pub fn save(&self, data_dir: &Path) -> Result<PathBuf, ConfigError> {
+        let path = data_dir.join(CONFIG_FILE);
+        let tmp = data_dir.join(format!("{CONFIG_FILE}.tmp"));
+        let _ = std::fs::remove_file(&tmp);
+        self.write_to(&tmp)?;
+        std::fs::rename(&tmp, &path).map_err(|source| ConfigError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+
+    fn write_to(&self, path: &Path) -> Result<(), ConfigError> {
+        let body = toml::to_string_pretty(self).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let text = format!(
+            "# kreisnetz node configuration. Every key is optional; see README.md, \"Configuration\".\n\
+             # Environment variables KREISNETZ_<SECTION>__<KEY> override it (e.g. KREISNETZ_API__LISTEN).\n\n{body}"
+        );
+        std::fs::write(path, text).map_err(|source| ConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Writes this configuration as `<data_dir>/kreisnetz.toml`, refusing to overwrite one.
@@ -207,6 +303,38 @@ mod tests {
             c.write_new(dir.path()),
             Err(ConfigError::Exists { .. })
         ));
+    }
+
+    #[test]
+    fn the_example_configuration_in_deploy_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let example = include_str!("../../../deploy/config/kreisnetz.example.toml");
+        std::fs::write(dir.path().join(CONFIG_FILE), example).unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.district.name, "Landkreis Vechta");
+        assert_eq!(c.api, Config::default().api);
+    }
+
+    #[test]
+    fn peers_and_trusted_districts_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::default();
+        c.peers.push(PeerConfig {
+            node_id: NodeId::from_public_key(b"a"),
+            address: "127.0.0.1:7711".into(),
+        });
+        c.peers.push(PeerConfig {
+            node_id: NodeId::from_public_key(b"b"),
+            address: String::new(),
+        });
+        c.trusted.push(TrustedConfig {
+            district_id: DistrictId::from_public_key(b"c"),
+            name: "Stadt Delmenhorst".into(),
+        });
+        c.save(dir.path()).unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), c);
+        c.peers.push(c.peers[0].clone());
+        assert!(c.check().unwrap_err().contains("twice"));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod config;
+pub mod federation;
 pub mod feed;
 pub mod node;
 pub mod view;
@@ -21,3 +22,8 @@ pub mod writer;
 
 pub use config::Config;
 pub use node::{RunningNode, StartError, start};
+
+/// Resolves once `shutdown` is set (or its sender is gone).
+pub async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}

@@ -15,8 +15,17 @@ use kreisnetz_storage::{SledStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use std::collections::HashMap;
+
+use kreisnetz_model::DistrictId;
+use kreisnetz_proto::v1::federation_service_server::FederationServiceServer;
+use kreisnetz_transport::PinnedPeers;
+
 use crate::api::{Api, ApiState};
 use crate::config::Config;
+use crate::federation::connection::{FederationService, Links};
+use crate::federation::shell::Shell;
+use crate::federation::{FederationAdmin, FederationStatus, ShellInput};
 use crate::view::RegionView;
 use crate::writer::{Published, Writer, district_view, open_document};
 
@@ -48,6 +57,12 @@ pub enum StartError {
 pub struct RunningNode {
     /// Where the API actually listens (useful with port 0).
     pub api_addr: SocketAddr,
+    /// Where the federation service actually listens.
+    pub federation_addr: SocketAddr,
+    /// Run-time control of peers and trusted districts (also used for SIGHUP).
+    pub admin: Arc<FederationAdmin>,
+    fed_server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    sync: std::thread::JoinHandle<()>,
     pub district: kreisnetz_model::DistrictId,
     pub node_id: kreisnetz_model::NodeId,
     shutdown: watch::Sender<bool>,
@@ -134,7 +149,61 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
             "district.name is not set in the configuration; set it so other districts see who you are"
         );
     }
-    let (writer_handle, writer_join) = writer.spawn(4096);
+    // The federation: the sync core gets a copy of the own document and every replica.
+    let (sync_tx, sync_rx) = tokio::sync::mpsc::channel(4096);
+    let mut core_docs = vec![writer.fork_document()];
+    let trusted_names: HashMap<DistrictId, String> = config
+        .trusted
+        .iter()
+        .map(|t| (t.district_id, t.name.clone()))
+        .collect();
+    for key in store.documents().map_err(|source| StartError::Storage {
+        path: db_path.clone(),
+        source,
+    })? {
+        let Ok(other) = key.parse::<DistrictId>() else {
+            tracing::warn!(document = %key, "skipping a stored document whose ID is not a district ID");
+            continue;
+        };
+        if other == district {
+            continue;
+        }
+        let (doc, _, _) = open_document(store.as_ref(), other)?;
+        let name = trusted_names.get(&other).cloned().unwrap_or_default();
+        let mut replica = district_view(&doc, &name);
+        let (doc_name, _) = doc.metadata();
+        if !doc_name.is_empty() {
+            replica.name = doc_name;
+        }
+        if let Ok(mut v) = view.write() {
+            v.districts.insert(other, replica);
+        }
+        core_docs.push(doc);
+    }
+    let core = kreisnetz_sync::SyncCore::new(
+        node_id,
+        district,
+        core_docs,
+        config.trusted.iter().map(|t| t.district_id).collect(),
+        kreisnetz_sync::Limits {
+            max_message_bytes: config.federation.max_frame_bytes,
+            max_document_bytes: config.federation.max_document_bytes,
+        },
+    );
+    let fed_status = Arc::new(RwLock::new(FederationStatus::default()));
+    let trusted_names = Arc::new(RwLock::new(trusted_names));
+    let shell = Shell::new(
+        node_id,
+        district,
+        core,
+        store.clone(),
+        view.clone(),
+        published.clone(),
+        fed_status.clone(),
+        trusted_names.clone(),
+    );
+    let sync_join = shell.spawn(sync_rx);
+    let (writer_handle, writer_join) = writer.with_sync(sync_tx.clone()).spawn(4096);
 
     let listener = TcpListener::bind(config.api.listen)
         .await
@@ -145,7 +214,67 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
     let api_addr = listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
+    let fed_listener = TcpListener::bind(config.federation.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.federation.listen,
+            source,
+        })?;
+    let federation_addr = fed_listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let node_identity = Arc::new(identity.node.clone());
+    let pinned = PinnedPeers::new(config.peers.iter().map(|p| p.node_id));
+    let links = Links {
+        sync: sync_tx.clone(),
+        max_frame_bytes: config.federation.max_frame_bytes,
+        shutdown: shutdown_rx.clone(),
+    };
+    let admin = Arc::new(FederationAdmin::new(
+        node_id,
+        district,
+        data_dir.to_path_buf(),
+        config.clone(),
+        pinned.clone(),
+        sync_tx.clone(),
+        links.clone(),
+        node_identity.clone(),
+        fed_status.clone(),
+        trusted_names,
+    ));
+    let tls = kreisnetz_transport::server_config(&node_identity, pinned)
+        .map_err(|e| StartError::Other(format!("federation TLS: {e}")))?;
+    let fed_incoming = kreisnetz_transport::tls_incoming(fed_listener, tls);
+    let fed_service = FederationServiceServer::new(FederationService { links })
+        .max_decoding_message_size(config.federation.max_frame_bytes)
+        .max_encoding_message_size(config.federation.max_frame_bytes);
+    let mut fed_shutdown = shutdown_rx.clone();
+    let fed_server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+            .add_service(fed_service)
+            .serve_with_incoming_shutdown(fed_incoming, async move {
+                let _ = fed_shutdown.wait_for(|stop| *stop).await;
+            }),
+    );
+    admin.start();
+    // Ticks let the sync core retry and keep the status fresh.
+    let tick_tx = sync_tx;
+    let tick_shutdown = shutdown_rx.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        let stop = crate::stopped(tick_shutdown);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = every.tick() => if tick_tx.send(ShellInput::Tick).await.is_err() { return },
+                _ = &mut stop => return,
+            }
+        }
+    });
 
     let state = ApiState {
         district,
@@ -159,7 +288,8 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         shutdown: shutdown_rx.clone(),
         start_time: SystemTime::now(),
         api_address: api_addr.to_string(),
-        federation_address: config.federation.listen.to_string(),
+        federation_address: federation_addr.to_string(),
+        federation: admin.clone(),
     };
     let api = Api(Arc::new(state));
 
@@ -194,9 +324,13 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
     let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
         let _ = shutdown_wait.wait_for(|stop| *stop).await;
     }));
-    tracing::info!(api = %api_addr, %district, node = %node_id, "node is serving");
+    tracing::info!(api = %api_addr, federation = %federation_addr, %district, node = %node_id, "node is serving");
     Ok(RunningNode {
         api_addr,
+        federation_addr,
+        admin,
+        fed_server,
+        sync: sync_join,
         district,
         node_id,
         shutdown: shutdown_tx,
@@ -228,9 +362,24 @@ impl RunningNode {
                 }
             }
         };
-        // The server owned the last writer handles; the writer drains its queue and ends.
+        let mut fed_server = self.fed_server;
+        if tokio::time::timeout(self.grace, &mut fed_server)
+            .await
+            .is_err()
+        {
+            fed_server.abort();
+        }
+        drop(self.admin);
+        // The servers owned the last writer and sync handles; both drain their queues and end.
         let writer = self.writer;
         let joined = tokio::task::spawn_blocking(move || writer.join()).await;
+        let sync = self.sync;
+        if tokio::time::timeout(self.grace, tokio::task::spawn_blocking(move || sync.join()))
+            .await
+            .is_err()
+        {
+            tracing::warn!("the sync thread did not stop within the grace period");
+        }
         let store = self.store;
         tokio::task::spawn_blocking(move || store.flush())
             .await

@@ -124,6 +124,8 @@ pub struct Writer {
     /// The writer's own copy of the district's records, current including writes of the batch
     /// in progress (the shared view only gets them once they are durable).
     local: DistrictView,
+    /// Where durable local changes go on to the federation (none in tests without it).
+    sync: Option<mpsc::Sender<crate::federation::ShellInput>>,
 }
 
 /// Storage key helper.
@@ -199,6 +201,30 @@ impl Writer {
             snapshot_bytes,
             chunk_bytes,
             local,
+            sync: None,
+        }
+    }
+
+    /// A copy of the own document for the sync core, as it is now (call after start-up writes).
+    pub fn fork_document(&mut self) -> DistrictDocument {
+        self.doc.fork()
+    }
+
+    /// Sends every durable local change to the federation's sync thread from now on.
+    pub fn with_sync(mut self, sync: mpsc::Sender<crate::federation::ShellInput>) -> Self {
+        self.sync = Some(sync);
+        self
+    }
+
+    fn announce(&self, chunk: &[u8]) {
+        if let Some(sync) = &self.sync
+            && sync
+                .blocking_send(crate::federation::ShellInput::LocalChange {
+                    chunk: chunk.to_vec(),
+                })
+                .is_err()
+        {
+            tracing::debug!("the sync thread is gone; local change not announced");
         }
     }
 
@@ -306,8 +332,12 @@ impl Writer {
                     );
                     self.chunk_bytes += chunk.len() as u64;
                     self.publish(&results);
+                    self.announce(&chunk);
                     if let Some(last) = seqs.last() {
-                        let _ = self.published.feed_head.send(*last);
+                        // The sync thread advances the same head: keep the larger.
+                        self.published
+                            .feed_head
+                            .send_modify(|h| *h = (*h).max(*last));
                     }
                     let _ = self.published.heads.send(self.doc.heads());
                 }
