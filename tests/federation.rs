@@ -286,3 +286,158 @@ async fn a_cut_link_heals_and_the_nodes_converge() {
     .await;
     assert_eq!(titles_by_district(&a).await, titles_by_district(&b).await);
 }
+
+#[tokio::test]
+async fn the_nine_weser_ems_districts_in_a_ring_all_see_everything() {
+    let names = [
+        "Landkreis Ammerland",
+        "Landkreis Cloppenburg",
+        "Landkreis Friesland",
+        "Landkreis Oldenburg",
+        "Landkreis Vechta",
+        "Landkreis Wesermarsch",
+        "Stadt Oldenburg (Oldb)",
+        "Stadt Delmenhorst",
+        "Stadt Wilhelmshaven",
+    ];
+    let nodes: Vec<TestNode> = names.iter().map(|n| TestNode::start(n)).collect();
+    let mut expected = 0;
+    for node in &nodes {
+        let out = node.ctl(&["--json", "sample", "load"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        expected += list_all(node).await.len();
+    }
+    // A ring: every node dials the next one, so most districts reach most others only by relay.
+    for i in 0..nodes.len() {
+        link(&nodes[i], &nodes[(i + 1) % nodes.len()]).await;
+    }
+    let statuses: Vec<v1::NodeStatus> =
+        futures::future::join_all(nodes.iter().map(|n| n.status())).await;
+    for node in &nodes {
+        for s in &statuses {
+            node.trust(&s.district_id, &s.district_name).await;
+        }
+    }
+    for node in &nodes {
+        eventually(
+            &format!("{} has all {expected} offerings", node.district),
+            || async { list_all(node).await.len() == expected },
+        )
+        .await;
+    }
+    let reference = titles_by_district(&nodes[0]).await;
+    for node in &nodes[1..] {
+        assert_eq!(
+            titles_by_district(node).await,
+            reference,
+            "{} differs",
+            node.district
+        );
+        assert_eq!(node.documents().await.len(), 9);
+    }
+}
+
+#[tokio::test]
+async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving_others() {
+    use kreisnetz_proto::v1::federation_service_client::FederationServiceClient;
+    let a = TestNode::start("Landkreis Vechta");
+    let b = TestNode::start("Landkreis Cloppenburg");
+    link(&a, &b).await;
+    // A peer with a valid, configured identity that misbehaves.
+    let rogue = kreisnetz_identity::NodeIdentity::generate("rogue").unwrap();
+    a.node_client()
+        .await
+        .add_peer(v1::AddPeerRequest {
+            node_id: rogue.id.to_string(),
+            address: String::new(),
+        })
+        .await
+        .unwrap();
+    let sa = a.status().await;
+    let send_garbage = |frames: Vec<v1::FederationFrame>| {
+        let rogue = rogue.clone();
+        let addr = a.federation_addr.clone();
+        let node_id: kreisnetz_model::NodeId = sa.node_id.parse().unwrap();
+        async move {
+            let channel = kreisnetz_transport::connect(
+                &addr,
+                &rogue,
+                node_id,
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .expect("the rogue has a pinned identity: TLS works");
+            let mut client =
+                FederationServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            let outbound = futures::stream::iter(frames);
+            match client.sync(outbound).await {
+                Ok(resp) => {
+                    let mut inbound = resp.into_inner();
+                    // Read until the node ends the stream.
+                    loop {
+                        match inbound.message().await {
+                            Ok(Some(_)) => continue,
+                            _ => break,
+                        }
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    };
+    // A sync message that is not Automerge; a frame without content; an oversized frame.
+    let garbage = v1::FederationFrame {
+        frame: Some(v1::federation_frame::Frame::Sync(v1::SyncMessage {
+            document_id: sa.district_id.clone(),
+            message: vec![0xde, 0xad, 0xbe, 0xef],
+        })),
+    };
+    let hello = v1::FederationFrame {
+        frame: Some(v1::federation_frame::Frame::Hello(v1::Hello {
+            protocol_version: 1,
+            node_id: rogue.id.to_string(),
+            district_id: sa.district_id.clone(),
+            documents: vec![],
+        })),
+    };
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        send_garbage(vec![hello.clone(), garbage]),
+    )
+    .await
+    .expect("garbage: disconnected");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        send_garbage(vec![v1::FederationFrame { frame: None }]),
+    )
+    .await
+    .expect("empty: disconnected");
+    let huge = v1::FederationFrame {
+        frame: Some(v1::federation_frame::Frame::Sync(v1::SyncMessage {
+            document_id: sa.district_id.clone(),
+            message: vec![7; 17 << 20],
+        })),
+    };
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        send_garbage(vec![hello, huge]),
+    )
+    .await
+    .expect("oversized: disconnected");
+
+    // The honest link still works.
+    create(&a, "Nach dem Angriff").await;
+    eventually("B still syncs with A", || has_title(&b, "Nach dem Angriff")).await;
+    let rogue_status = a
+        .peers()
+        .await
+        .into_iter()
+        .find(|p| p.node_id == rogue.id.to_string())
+        .unwrap();
+    assert!(!rogue_status.connected);
+    assert!(!rogue_status.last_error.is_empty(), "{rogue_status:?}");
+}

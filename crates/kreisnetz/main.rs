@@ -48,6 +48,22 @@ enum Command {
         #[arg(long)]
         api_listen: Option<SocketAddr>,
     },
+    /// Start a local federation of the Weser-Ems districts with sample data, report how long
+    /// it took until every node had everything, and keep running until Ctrl-C.
+    Demo {
+        /// Keep the nodes' data here (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Node i listens on base-port + 2i (API) and base-port + 2i + 1 (federation).
+        #[arg(long, default_value_t = 7710)]
+        base_port: u16,
+        /// How many districts (2 to 9).
+        #[arg(long, default_value_t = 9)]
+        districts: usize,
+        /// Stop once the federation has converged instead of waiting for Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Run the node until SIGINT or SIGTERM. Initialises an empty data directory first.
     Serve {
         #[arg(long, env = "KREISNETZ_DATA_DIR", default_value = "./kreisnetz-data")]
@@ -64,6 +80,8 @@ enum Command {
     },
 }
 
+mod demo;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -73,6 +91,20 @@ fn main() -> ExitCode {
             ags,
             api_listen,
         } => init(&data_dir, &district, &ags, api_listen),
+        Command::Demo {
+            data_dir,
+            base_port,
+            districts,
+            exit,
+        } => {
+            init_logging(&Config::default());
+            demo::run(demo::DemoOptions {
+                data_dir,
+                base_port,
+                districts,
+                exit,
+            })
+        }
         Command::Serve {
             data_dir,
             api_listen,
