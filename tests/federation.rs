@@ -441,3 +441,38 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving_other
     assert!(!rogue_status.connected);
     assert!(!rogue_status.last_error.is_empty(), "{rogue_status:?}");
 }
+
+#[tokio::test]
+async fn untrusted_districts_are_not_accepted_until_trusted_by_sighup() {
+    let a = TestNode::start("Landkreis Vechta");
+    let b = TestNode::start("Landkreis Cloppenburg");
+    let c = TestNode::start("Landkreis Oldenburg");
+    link(&a, &b).await;
+    link(&b, &c).await;
+    let sc = c.status().await;
+    // B trusts C (from linking); A does not. C's document reaches B but must not be taken by A.
+    create(&c, "Nur mit Vertrauen").await;
+    eventually("B has C's offering", || has_title(&b, "Nur mit Vertrauen")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!has_title(&a, "Nur mit Vertrauen").await);
+    assert!(
+        !a.documents()
+            .await
+            .iter()
+            .any(|d| d.document_id == sc.district_id)
+    );
+
+    // The operator adds C to A's configuration file and sends SIGHUP.
+    let mut text = std::fs::read_to_string(a.config_path()).unwrap();
+    text.push_str(&format!(
+        "\n[[trusted]]\ndistrict_id = \"{}\"\nname = \"Landkreis Oldenburg\"\n",
+        sc.district_id
+    ));
+    std::fs::write(a.config_path(), text).unwrap();
+    a.hangup();
+    eventually("A takes C's document after the reload", || {
+        has_title(&a, "Nur mit Vertrauen")
+    })
+    .await;
+    assert!(a.log().contains("configuration reloaded"), "{}", a.log());
+}

@@ -95,6 +95,20 @@ impl TestNode {
         std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
     }
 
+    /// The node's configuration file.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("kreisnetz.toml")
+    }
+
+    /// Sends SIGHUP (reload peers and trusted districts from the configuration file).
+    pub fn hangup(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-HUP", &c.id().to_string()])
+                .status();
+        }
+    }
+
     /// SIGKILL: no shutdown, no flush.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
