@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use kreisnetz_model::{
-    Category, ContactField, DistrictId, LanguageCode, OfferingField, OfferingStatus, ProviderKind,
-    RecordId, RecordKind, TargetGroup, parse_date, parse_resource_name, resource_name,
+    Category, ContactField, DistrictId, LanguageCode, NodeId, OfferingField, OfferingStatus,
+    ProviderKind, RecordId, RecordKind, TargetGroup, parse_date, parse_resource_name,
+    resource_name,
 };
 use time::Date;
 
@@ -38,12 +39,13 @@ Errors are one line `error: <reason>` on stderr, followed by indented detail lin
 #[command(
     name = "kreisnetzctl",
     version,
-    about = "Admin CLI of a kreisnetz node: offerings, contacts, change feed, node status",
+    about = "Admin CLI of a kreisnetz node: offerings, contacts, change feed, node status, peers",
     long_about = "Admin CLI of a kreisnetz node.\n\n\
         Each district runs a node holding its integration offerings and contacts; nodes share \
         them, so every node shows the whole region. This CLI talks to one node's gRPC API: it \
         adds and edits the node's own district's offerings and contacts, lists and searches \
-        those of every district, follows the change feed and shows the node's status.\n\n\
+        those of every district, follows the change feed and shows the node's status, and \
+        manages the node's peers and the districts whose documents it accepts.\n\n\
         Output is human-readable tables by default; --json prints the API's fields as JSON \
         for scripts.",
     after_long_help = EXIT_CODES
@@ -80,9 +82,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show the node's status: district, node ID, version, uptime, counts, feed sequence,
+    /// Show the node's status: district, node ID, version, uptime, counts, peers, feed sequence,
     /// document heads, storage and addresses.
     Status,
+    /// List the node's peers and the state of their connections.
+    Peers,
+    /// List the district documents the node holds (its own and those received from peers).
+    Documents,
+    /// Add or remove a peer (another node to exchange documents with).
+    #[command(subcommand)]
+    Peer(PeerCommand),
+    /// Trust or untrust a district: accept its document from peers, or stop accepting it.
+    #[command(subcommand)]
+    District(DistrictCommand),
     /// Add, show, list, change and delete offerings.
     #[command(subcommand)]
     Offering(OfferingCommand),
@@ -143,6 +155,61 @@ pub enum SampleCommand {
     /// --district). The records keep the sample's IDs, so running it again skips what is
     /// already loaded.
     Load(SampleLoadArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Add a peer, or change its address; the node saves it to its configuration file.
+    ///
+    /// With --address the node dials the peer there; without, it only accepts the peer's own
+    /// connections. Either way the peer is known by its node ID (`N-...`, printed by its
+    /// `kreisnetz init`), which the TLS connection checks.
+    Add(PeerAddArgs),
+    /// Remove a peer: the node closes its connection and forgets it.
+    Remove(PeerRemoveArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DistrictCommand {
+    /// Accept a district's document from now on; the node saves it to its configuration file.
+    Trust(DistrictTrustArgs),
+    /// Stop accepting a district's document.
+    Untrust(DistrictUntrustArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PeerAddArgs {
+    /// The peer's node ID (`N-...`).
+    #[arg(value_name = "NODE_ID")]
+    pub node_id: NodeId,
+    /// Where to dial the peer (its federation address, e.g. 10.0.0.5:7701). Without it the node
+    /// only accepts the peer's connections.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer_address)]
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PeerRemoveArgs {
+    /// The peer's node ID (`N-...`).
+    #[arg(value_name = "NODE_ID")]
+    pub node_id: NodeId,
+}
+
+#[derive(Debug, Args)]
+pub struct DistrictTrustArgs {
+    /// The district's ID (`D-...`, printed by its `kreisnetz init`).
+    #[arg(value_name = "DISTRICT_ID")]
+    pub district_id: DistrictId,
+    /// A name for the district, e.g. "Landkreis Cloppenburg" (kept in the configuration file).
+    #[arg(long, value_name = "NAME", value_parser = parse_district_name)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DistrictUntrustArgs {
+    /// The district's ID (`D-...`).
+    #[arg(value_name = "DISTRICT_ID")]
+    pub district_id: DistrictId,
 }
 
 /// Which record: its resource name `districts/{district_id}/offerings/{uuid}` (or
@@ -464,6 +531,46 @@ fn parse_degrees(s: &str, limit: f64) -> Result<f64, String> {
     }
 }
 
+/// `host:port` of a peer's federation service: a host name, an IPv4 address or a bracketed
+/// IPv6 address, and a port from 1 to 65535.
+fn parse_peer_address(s: &str) -> Result<String, String> {
+    const EXAMPLE: &str = "e.g. 10.0.0.5:7701 or kreisnetz.example.org:7701";
+    let s = s.trim();
+    if s.contains("://") {
+        return Err(format!("give HOST:PORT without a scheme, {EXAMPLE}"));
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!("\"{s}\" is not HOST:PORT, {EXAMPLE}"));
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(format!("\"{port}\" is not a port (1 to 65535)")),
+    }
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        }
+    };
+    if !host_ok {
+        return Err(format!(
+            "\"{host}\" is not a host name or IP address (an IPv6 address goes in brackets: \
+             [2001:db8::1]:7701)"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+fn parse_district_name(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Err("must not be empty (leave --name out instead)".into()),
+        name => Ok(name.to_string()),
+    }
+}
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .trim()
@@ -587,6 +694,132 @@ mod tests {
         assert!(parse_node_url("http://").is_err());
         assert!(parse_node_url("ftp://x.example.org").is_err());
         assert_eq!(parse_node_url("[::1]:7700").unwrap(), "http://[::1]:7700");
+    }
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        let mut argv = vec!["kreisnetzctl"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).map(|c| c.command)
+    }
+
+    #[test]
+    fn peer_add_reads_the_node_id_leniently_and_the_address() {
+        let id = NodeId::from_public_key(b"peer");
+        let sloppy = id.to_string().to_lowercase();
+        let Command::Peer(PeerCommand::Add(a)) =
+            parse(&["peer", "add", &sloppy, "--address", "10.0.0.5:7701"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(a.node_id, id);
+        assert_eq!(a.address.as_deref(), Some("10.0.0.5:7701"));
+
+        let Command::Peer(PeerCommand::Add(a)) = parse(&["peer", "add", &sloppy]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.address, None);
+
+        let Command::Peer(PeerCommand::Remove(r)) =
+            parse(&["peer", "remove", &id.to_string()]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.node_id, id);
+    }
+
+    #[test]
+    fn bad_ids_are_usage_errors_naming_the_argument() {
+        let district = DistrictId::from_public_key(b"district").to_string();
+        let node = NodeId::from_public_key(b"node").to_string();
+        for (args, argument) in [
+            (vec!["peer", "add", "N-ABCD"], "<NODE_ID>"),
+            (vec!["peer", "add", district.as_str()], "<NODE_ID>"),
+            (vec!["peer", "remove", "nonsense"], "<NODE_ID>"),
+            (vec!["district", "trust", node.as_str()], "<DISTRICT_ID>"),
+            (vec!["district", "untrust", "D-1234"], "<DISTRICT_ID>"),
+        ] {
+            let err = parse(&args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            let text = err.to_string();
+            assert!(
+                text.contains(argument) && text.contains(" ID "),
+                "{args:?}: {text}"
+            );
+        }
+        // A missing ID is a usage error as well.
+        assert_eq!(parse(&["peer", "remove"]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn peer_addresses_are_host_and_port() {
+        for good in [
+            "10.0.0.5:7701",
+            "kreisnetz.example.org:7701",
+            "[2001:db8::1]:7701",
+            " node-2:1 ",
+        ] {
+            assert_eq!(
+                parse_peer_address(good).as_deref(),
+                Ok(good.trim()),
+                "{good}"
+            );
+        }
+        for bad in [
+            "",
+            "10.0.0.5",
+            "10.0.0.5:",
+            "10.0.0.5:0",
+            "10.0.0.5:70000",
+            ":7701",
+            "2001:db8::1:7701",
+            "[nope]:7701",
+            "http://10.0.0.5:7701",
+            "host name:7701",
+        ] {
+            assert!(parse_peer_address(bad).is_err(), "{bad}");
+        }
+        let node = NodeId::from_public_key(b"node").to_string();
+        let err = parse(&["peer", "add", &node, "--address", "10.0.0.5"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--address"), "{err}");
+    }
+
+    #[test]
+    fn district_trust_takes_an_optional_name() {
+        let id = DistrictId::from_public_key(b"Landkreis Cloppenburg");
+        let Command::District(DistrictCommand::Trust(t)) = parse(&[
+            "district",
+            "trust",
+            &id.to_string(),
+            "--name",
+            " Landkreis Cloppenburg ",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (t.district_id, t.name.as_deref()),
+            (id, Some("Landkreis Cloppenburg"))
+        );
+        let err = parse(&["district", "trust", &id.to_string(), "--name", " "]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--name"), "{err}");
+        let Command::District(DistrictCommand::Untrust(u)) =
+            parse(&["district", "untrust", &id.to_string()]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(u.district_id, id);
+    }
+
+    #[test]
+    fn peers_and_documents_take_only_global_flags() {
+        assert!(matches!(
+            parse(&["peers", "--json"]).unwrap(),
+            Command::Peers
+        ));
+        assert!(matches!(parse(&["documents"]).unwrap(), Command::Documents));
+        assert_eq!(parse(&["peers", "extra"]).unwrap_err().exit_code(), 2);
     }
 
     #[test]

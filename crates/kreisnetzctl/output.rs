@@ -3,6 +3,7 @@
 //!
 //! JSON reuses the model's serde form (vocabulary keys, `YYYY-MM-DD` dates, RFC 3339 times), read
 //! from the wire with `kreisnetz_proto::convert`, plus the wire-only `name` and `etag`.
+use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::{Context, Result, anyhow};
@@ -99,7 +100,48 @@ pub fn status_json(s: &v1::NodeStatus) -> Value {
         "storage_bytes": s.storage_bytes,
         "api_address": s.api_address,
         "federation_address": s.federation_address,
+        "peers_configured": s.peers_configured,
+        "peers_connected": s.peers_connected,
+        "documents_behind": s.documents_behind,
+        "uptime_seconds": s.uptime_seconds,
     })
+}
+
+/// A peer as JSON: its fields, with times in RFC 3339 (`null` when not known).
+pub fn peer_json(p: &v1::Peer) -> Value {
+    json!({
+        "node_id": p.node_id,
+        "address": p.address,
+        "connected": p.connected,
+        "district_id": p.district_id,
+        "connected_since": time_json(p.connected_since.as_ref()),
+        "last_sync_time": time_json(p.last_sync_time.as_ref()),
+        "documents_behind": p.documents_behind,
+        "bytes_sent": p.bytes_sent,
+        "bytes_received": p.bytes_received,
+        "rejected": p.rejected,
+        "last_error": p.last_error,
+    })
+}
+
+/// A district document as JSON: its fields, with the last change time in RFC 3339.
+pub fn document_json(d: &v1::Document) -> Value {
+    json!({
+        "document_id": d.document_id,
+        "district_name": d.district_name,
+        "own": d.own,
+        "heads": d.heads,
+        "changes": d.changes,
+        "size_bytes": d.size_bytes,
+        "last_change_time": time_json(d.last_change_time.as_ref()),
+        "offerings": d.offerings,
+        "contacts": d.contacts,
+    })
+}
+
+/// A district as the node confirmed trusting it.
+pub fn trusted_district_json(t: &v1::TrustedDistrict) -> Value {
+    json!({ "district_id": t.district_id, "name": t.name })
 }
 
 fn time_json(t: Option<&prost_types::Timestamp>) -> Value {
@@ -168,6 +210,22 @@ pub fn short_district(id: &str) -> String {
         .map(|(i, _)| &id[..i])
         .unwrap_or(id)
         .to_string()
+}
+
+/// `N-ABCD-EFGH`: the prefix and first two groups of a node ID.
+pub fn short_node(id: &str) -> String {
+    id.splitn(4, '-').take(3).collect::<Vec<_>>().join("-")
+}
+
+/// `N-ABCD-EFGH…`: the first two groups of a node or district ID, marked as shortened, for
+/// confirmations (the table columns use [`short_node`] and [`short_district`]).
+pub fn abbreviated(id: &str) -> String {
+    let short = short_node(id);
+    if short.len() < id.len() {
+        format!("{short}…")
+    } else {
+        short
+    }
 }
 
 fn or_dash(s: &str) -> String {
@@ -325,6 +383,129 @@ pub fn duration_text(secs: i64) -> String {
     }
 }
 
+/// `12 s`, `4 min`, `3 h`, `2 d`: how long, in its largest whole unit (for tables).
+pub fn age_text(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h", secs / 3600),
+        _ => format!("{} d", secs / 86_400),
+    }
+}
+
+/// Seconds from a wire timestamp to `now`; `None` when the timestamp is not set.
+fn seconds_since(t: Option<&prost_types::Timestamp>, now: Timestamp) -> Option<i64> {
+    let t = kreisnetz_proto::convert::from_timestamp(Some(t?));
+    (t != Timestamp(0)).then(|| (now.0 - t.0).div_euclid(1000))
+}
+
+/// `3 s ago`, or `fallback` when the time is not known.
+fn ago(t: Option<&prost_types::Timestamp>, now: Timestamp, fallback: &str) -> String {
+    seconds_since(t, now).map_or(fallback.into(), |s| format!("{} ago", age_text(s)))
+}
+
+/// `512 B`, `1.5 KiB`, `3.0 MiB`: a byte count for tables.
+pub fn size_text(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+pub const PEER_COLUMNS: &[&str] = &[
+    "NODE",
+    "DISTRICT",
+    "ADDRESS",
+    "CONNECTED",
+    "LAST SYNC",
+    "BEHIND",
+    "SENT/RECEIVED",
+    "REJECTED",
+    "LAST ERROR",
+];
+
+/// One peer for the table; `names` maps district IDs to district names (from ListDocuments).
+pub fn peer_row(p: &v1::Peer, names: &HashMap<String, String>, now: Timestamp) -> Vec<String> {
+    let district = match names.get(&p.district_id) {
+        Some(name) if !name.is_empty() => name.clone(),
+        _ if p.district_id.is_empty() => "-".into(),
+        _ => short_district(&p.district_id),
+    };
+    let address = match p.address.as_str() {
+        "" => "(accept only)".to_string(),
+        a => a.to_string(),
+    };
+    let connected = match (p.connected, seconds_since(p.connected_since.as_ref(), now)) {
+        (false, _) => "no".to_string(),
+        (true, None) => "yes".to_string(),
+        (true, Some(s)) => format!("yes (for {})", age_text(s)),
+    };
+    vec![
+        short_node(&p.node_id),
+        district,
+        address,
+        connected,
+        ago(p.last_sync_time.as_ref(), now, "never"),
+        p.documents_behind.to_string(),
+        format!(
+            "{} / {}",
+            size_text(p.bytes_sent),
+            size_text(p.bytes_received)
+        ),
+        p.rejected.to_string(),
+        p.last_error.clone(),
+    ]
+}
+
+pub const DOCUMENT_COLUMNS: &[&str] = &[
+    "DISTRICT",
+    "DOCUMENT",
+    "OWN",
+    "OFFERINGS",
+    "CONTACTS",
+    "CHANGES",
+    "HEADS",
+    "LAST CHANGE",
+];
+
+/// `2 (a1b2c3d4)`: how many heads, and the start of the first; `0` for none.
+pub fn heads_text(heads: &[String]) -> String {
+    match heads.first() {
+        None => "0".into(),
+        Some(first) => {
+            let start: String = first.chars().take(8).collect();
+            format!("{} ({start})", heads.len())
+        }
+    }
+}
+
+/// One district document for the table.
+pub fn document_row(d: &v1::Document, now: Timestamp) -> Vec<String> {
+    let short = short_district(&d.document_id);
+    vec![
+        if d.district_name.is_empty() {
+            short.clone()
+        } else {
+            d.district_name.clone()
+        },
+        short,
+        if d.own { "yes".into() } else { String::new() },
+        d.offerings.to_string(),
+        d.contacts.to_string(),
+        d.changes.to_string(),
+        heads_text(&d.heads),
+        ago(d.last_change_time.as_ref(), now, "-"),
+    ]
+}
+
 /// `1.5 MiB (1572864 bytes)`.
 pub fn bytes_text(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -347,12 +528,23 @@ pub fn status_listing(s: &v1::NodeStatus, now: Timestamp) -> String {
         .as_ref()
         .map(|t| kreisnetz_proto::convert::from_timestamp(Some(t)));
     let uptime = match started {
+        // The node's own count when it sends one (no clock skew between CLI and node).
         Some(start) => format!(
             "{} (since {})",
-            duration_text((now.0 - start.0) / 1000),
+            duration_text(match s.uptime_seconds {
+                0 => (now.0 - start.0) / 1000,
+                n => i64::try_from(n).unwrap_or(i64::MAX),
+            }),
             start.to_rfc3339()
         ),
+        None if s.uptime_seconds > 0 => {
+            duration_text(i64::try_from(s.uptime_seconds).unwrap_or(i64::MAX))
+        }
         None => "-".into(),
+    };
+    let peers = match (s.peers_connected, s.peers_configured) {
+        (_, 0) => "none configured".to_string(),
+        (connected, configured) => format!("{connected} of {configured} connected"),
     };
     let district = match (s.district_name.as_str(), s.district_id.as_str()) {
         ("", id) => or_dash(id),
@@ -367,6 +559,8 @@ pub fn status_listing(s: &v1::NodeStatus, now: Timestamp) -> String {
         ("offerings", s.offerings.to_string()),
         ("contacts", s.contacts.to_string()),
         ("documents", s.documents.to_string()),
+        ("peers", peers),
+        ("documents behind", s.documents_behind.to_string()),
         ("feed sequence", s.feed_sequence.to_string()),
         ("heads", joined(&s.heads, "\n")),
         ("storage", bytes_text(s.storage_bytes)),
@@ -462,6 +656,211 @@ mod tests {
         assert_eq!(v["sequence"], 7);
         assert_eq!(v["offering"]["title"], "Sprachcafé");
         assert_eq!(event_kind(99), "unknown_99");
+    }
+
+    const NOW: Timestamp = Timestamp(1_800_000_000_000);
+
+    fn at(ms: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp {
+            seconds: ms.div_euclid(1000),
+            nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+        })
+    }
+
+    fn peer() -> v1::Peer {
+        v1::Peer {
+            node_id: kreisnetz_model::NodeId::from_public_key(b"peer").to_string(),
+            address: "10.0.0.5:7701".into(),
+            connected: true,
+            district_id: DistrictId::from_public_key(b"Landkreis Cloppenburg").to_string(),
+            connected_since: at(NOW.0 - 3_725_000),
+            last_sync_time: at(NOW.0 - 3_000),
+            documents_behind: 2,
+            bytes_sent: 1_572_864,
+            bytes_received: 512,
+            rejected: 1,
+            last_error: String::new(),
+        }
+    }
+
+    #[test]
+    fn peer_json_has_the_proto_fields_and_rfc3339_times() {
+        let p = peer();
+        let v = peer_json(&p);
+        assert_eq!(v["node_id"], p.node_id.as_str());
+        assert_eq!(v["connected"], true);
+        assert_eq!(v["district_id"], p.district_id.as_str());
+        assert_eq!(v["address"], "10.0.0.5:7701");
+        assert_eq!(v["documents_behind"], 2);
+        assert_eq!(v["bytes_sent"], 1_572_864);
+        assert_eq!(v["bytes_received"], 512);
+        assert_eq!(v["rejected"], 1);
+        assert_eq!(v["last_error"], "");
+        let sync = v["last_sync_time"].as_str().unwrap();
+        let parsed =
+            time::OffsetDateTime::parse(sync, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        assert_eq!(
+            parsed.unix_timestamp_nanos() / 1_000_000,
+            i128::from(NOW.0 - 3_000),
+            "{sync}"
+        );
+        assert!(v["connected_since"].is_string());
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 11, "{keys:?}");
+
+        let never = v1::Peer {
+            connected: false,
+            connected_since: None,
+            last_sync_time: None,
+            ..p
+        };
+        let v = peer_json(&never);
+        assert!(v["last_sync_time"].is_null() && v["connected_since"].is_null());
+        assert_eq!(v["connected"], false);
+    }
+
+    #[test]
+    fn peer_rows_are_short_and_relative() {
+        let p = peer();
+        let mut names = HashMap::new();
+        let row = peer_row(&p, &names, NOW);
+        assert_eq!(row[0], p.node_id[..11]);
+        assert!(row[0].starts_with("N-") && row[0].matches('-').count() == 2);
+        assert_eq!(row[1], p.district_id[..6]);
+        assert_eq!(
+            row[2..],
+            [
+                "10.0.0.5:7701",
+                "yes (for 1 h)",
+                "3 s ago",
+                "2",
+                "1.5 MiB / 512 B",
+                "1",
+                ""
+            ]
+        );
+        names.insert(p.district_id.clone(), "Landkreis Cloppenburg".to_string());
+        assert_eq!(peer_row(&p, &names, NOW)[1], "Landkreis Cloppenburg");
+
+        let waiting = v1::Peer {
+            address: String::new(),
+            connected: false,
+            district_id: String::new(),
+            last_sync_time: None,
+            last_error: "connection refused".into(),
+            ..p
+        };
+        let row = peer_row(&waiting, &names, NOW);
+        assert_eq!(row[1..5], ["-", "(accept only)", "no", "never"], "{row:?}");
+        assert_eq!(row[8], "connection refused");
+
+        let text = table(PEER_COLUMNS, vec![peer_row(&peer(), &names, NOW)]);
+        assert!(text.starts_with("NODE "), "{text}");
+        assert!(
+            text.lines().next().unwrap().contains("SENT/RECEIVED"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn documents_as_json_and_rows() {
+        let d = v1::Document {
+            document_id: DistrictId::from_public_key(b"Landkreis Vechta").to_string(),
+            district_name: "Landkreis Vechta".into(),
+            own: true,
+            heads: vec!["a1b2c3d4e5f6".into(), "ffff0000".into()],
+            changes: 120,
+            size_bytes: 4096,
+            last_change_time: at(NOW.0 - 240_000),
+            offerings: 30,
+            contacts: 12,
+        };
+        let v = document_json(&d);
+        assert_eq!(v["document_id"], d.document_id.as_str());
+        assert_eq!(v["own"], true);
+        assert_eq!(v["heads"][1], "ffff0000");
+        assert_eq!(v["changes"], 120);
+        assert_eq!(v["size_bytes"], 4096);
+        assert!(v["last_change_time"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(v.as_object().unwrap().len(), 9);
+
+        let row = document_row(&d, NOW);
+        assert_eq!(row[0], "Landkreis Vechta");
+        assert_eq!(row[1], d.document_id[..6]);
+        assert_eq!(
+            row[2..],
+            ["yes", "30", "12", "120", "2 (a1b2c3d4)", "4 min ago"]
+        );
+        let other = v1::Document {
+            district_name: String::new(),
+            own: false,
+            heads: vec![],
+            last_change_time: None,
+            ..d
+        };
+        let row = document_row(&other, NOW);
+        assert_eq!((row[0].as_str(), row[2].as_str()), (&row[1][..], ""));
+        assert_eq!((row[6].as_str(), row[7].as_str()), ("0", "-"));
+    }
+
+    #[test]
+    fn status_shows_peers_and_uptime() {
+        let s = v1::NodeStatus {
+            district_id: "D-X".into(),
+            start_time: at(NOW.0 - 100_000_000),
+            peers_configured: 3,
+            peers_connected: 2,
+            documents_behind: 1,
+            uptime_seconds: 3 * 3600 + 12 * 60,
+            ..Default::default()
+        };
+        let text = status_listing(&s, NOW);
+        assert!(text.contains("2 of 3 connected"), "{text}");
+        assert!(text.contains("3h 12m (since"), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("documents behind") && l.trim_end().ends_with('1')),
+            "{text}"
+        );
+        let v = status_json(&s);
+        assert_eq!(
+            (
+                &v["peers_configured"],
+                &v["peers_connected"],
+                &v["documents_behind"],
+                &v["uptime_seconds"]
+            ),
+            (&json!(3), &json!(2), &json!(1), &json!(11_520))
+        );
+        let lonely = v1::NodeStatus {
+            peers_configured: 0,
+            peers_connected: 0,
+            uptime_seconds: 0,
+            ..s
+        };
+        let text = status_listing(&lonely, NOW);
+        assert!(text.contains("none configured"), "{text}");
+        // An older node without uptime_seconds: computed from the start time.
+        assert!(text.contains("1d 3h (since"), "{text}");
+    }
+
+    #[test]
+    fn ids_and_ages_are_shortened() {
+        let id = kreisnetz_model::NodeId::from_public_key(b"n").to_string();
+        assert_eq!(short_node(&id), id[..11]);
+        assert_eq!(abbreviated(&id), format!("{}…", &id[..11]));
+        assert_eq!(abbreviated("N-AB"), "N-AB");
+        assert_eq!(age_text(3), "3 s");
+        assert_eq!(age_text(-5), "0 s");
+        assert_eq!(age_text(59), "59 s");
+        assert_eq!(age_text(60), "1 min");
+        assert_eq!(age_text(3 * 3600 + 5), "3 h");
+        assert_eq!(age_text(2 * 86_400 + 7), "2 d");
+        assert_eq!(size_text(0), "0 B");
+        assert_eq!(size_text(1536), "1.5 KiB");
+        assert_eq!(size_text(3 * 1024 * 1024), "3.0 MiB");
+        assert_eq!(heads_text(&["abc".into()]), "1 (abc)");
     }
 
     #[test]

@@ -4,12 +4,18 @@ use anyhow::Result;
 use kreisnetz_model::RecordKind;
 use tokio::sync::OnceCell;
 
-use crate::args::{Cli, Command, ContactCommand, OfferingCommand, RecordRef, SampleCommand};
+use crate::args::{
+    Cli, Command, ContactCommand, DistrictCommand, OfferingCommand, PeerCommand, RecordRef,
+    SampleCommand,
+};
 use crate::client::Node;
 use crate::errors::Usage;
 
 mod contact;
+mod district;
+mod document;
 mod offering;
+mod peer;
 mod sample;
 mod status;
 mod watch;
@@ -47,6 +53,16 @@ pub async fn run(cli: &Cli) -> Result<()> {
     };
     match &cli.command {
         Command::Status => status::status(&ctx).await,
+        Command::Peers => peer::list(&ctx).await,
+        Command::Documents => document::list(&ctx).await,
+        Command::Peer(cmd) => match cmd {
+            PeerCommand::Add(a) => peer::add(&ctx, a).await,
+            PeerCommand::Remove(a) => peer::remove(&ctx, a).await,
+        },
+        Command::District(cmd) => match cmd {
+            DistrictCommand::Trust(a) => district::trust(&ctx, a).await,
+            DistrictCommand::Untrust(a) => district::untrust(&ctx, a).await,
+        },
         Command::Offering(cmd) => match cmd {
             OfferingCommand::Add(a) => offering::add(&ctx, a).await,
             OfferingCommand::Get(a) => offering::get(&ctx, a).await,

@@ -152,6 +152,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
     // The federation: the sync core gets a copy of the own document and every replica.
     let (sync_tx, sync_rx) = tokio::sync::mpsc::channel(4096);
     let mut core_docs = vec![writer.fork_document()];
+    let mut stored_sizes = HashMap::from([(district, (snapshot_bytes, chunk_bytes))]);
     let trusted_names: HashMap<DistrictId, String> = config
         .trusted
         .iter()
@@ -168,7 +169,8 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         if other == district {
             continue;
         }
-        let (doc, _, _) = open_document(store.as_ref(), other)?;
+        let (doc, other_snapshot, other_chunks) = open_document(store.as_ref(), other)?;
+        stored_sizes.insert(other, (other_snapshot, other_chunks));
         let name = trusted_names.get(&other).cloned().unwrap_or_default();
         let mut replica = district_view(&doc, &name);
         let (doc_name, _) = doc.metadata();
@@ -202,7 +204,9 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         fed_status.clone(),
         trusted_names.clone(),
     );
-    let sync_join = shell.spawn(sync_rx);
+    let sync_join = shell
+        .with_stored_sizes(stored_sizes, config.storage.compact_min_bytes)
+        .spawn(sync_rx);
     let (writer_handle, writer_join) = writer.with_sync(sync_tx.clone()).spawn(4096);
 
     let listener = TcpListener::bind(config.api.listen)

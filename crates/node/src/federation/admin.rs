@@ -12,7 +12,7 @@ use kreisnetz_model::{DistrictId, NodeId};
 use kreisnetz_transport::PinnedPeers;
 use tokio::sync::{mpsc, watch};
 
-use super::connection::{Links, dial_forever};
+use super::connection::{Backoff, Links, dial_forever};
 use super::shell::{FederationStatus, ShellInput};
 use crate::config::{Config, ConfigError, PeerConfig, TrustedConfig};
 
@@ -100,8 +100,10 @@ impl FederationAdmin {
             self.identity.clone(),
             peer,
             address,
-            Duration::from_millis(config.federation.backoff_min_ms),
-            Duration::from_millis(config.federation.backoff_max_ms),
+            Backoff {
+                min: Duration::from_millis(config.federation.backoff_min_ms),
+                max: Duration::from_millis(config.federation.backoff_max_ms),
+            },
             stop_rx,
             move |p| {
                 status

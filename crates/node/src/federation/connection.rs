@@ -135,6 +135,13 @@ impl federation_service_server::FederationService for FederationService {
     }
 }
 
+/// Reconnect backoff bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+}
+
 /// Dials one peer, keeps the stream up, and backs off (exponentially, with jitter) between
 /// attempts. Ends when `stop` is set or the node shuts down.
 pub async fn dial_forever(
@@ -142,12 +149,11 @@ pub async fn dial_forever(
     identity: Arc<NodeIdentity>,
     peer: NodeId,
     address: String,
-    backoff_min: Duration,
-    backoff_max: Duration,
+    bounds: Backoff,
     mut stop: watch::Receiver<bool>,
     connected: impl Fn(&NodeId) -> bool + Send + 'static,
 ) {
-    let mut backoff = backoff_min;
+    let mut backoff = bounds.min;
     let mut shutdown = links.shutdown.clone();
     loop {
         if *stop.borrow() || *shutdown.borrow() {
@@ -161,11 +167,11 @@ pub async fn dial_forever(
             }
         }
         // A stream that lasted a while resets the backoff.
-        if started.elapsed() > backoff_max {
-            backoff = backoff_min;
+        if started.elapsed() > bounds.max {
+            backoff = bounds.min;
         }
         let wait = jitter(backoff);
-        backoff = (backoff * 2).min(backoff_max);
+        backoff = (backoff * 2).min(bounds.max);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.wait_for(|s| *s) => return,

@@ -105,6 +105,9 @@ pub struct Shell {
     max_batch: usize,
     /// Per document: the heads and change count last published (counted incrementally).
     doc_info: HashMap<DistrictId, DocumentInfo>,
+    /// Per replica: bytes of its stored snapshot and of the chunks appended since.
+    stored: HashMap<DistrictId, (u64, u64)>,
+    compact_min_bytes: u64,
 }
 
 /// A pending persist of one document within a batch.
@@ -144,6 +147,45 @@ impl Shell {
             trusted_names,
             max_batch: 256,
             doc_info: HashMap::new(),
+            stored: HashMap::new(),
+            compact_min_bytes: 1 << 20,
+        }
+    }
+
+    /// What storage holds for each document at start (snapshot bytes, chunk bytes), and when
+    /// to compact a replica.
+    pub fn with_stored_sizes(
+        mut self,
+        sizes: HashMap<DistrictId, (u64, u64)>,
+        compact_min_bytes: u64,
+    ) -> Self {
+        self.stored = sizes;
+        self.compact_min_bytes = compact_min_bytes;
+        self
+    }
+
+    /// Replicas grow by appended chunks like the own document; compact them the same way (the
+    /// writer compacts the own document).
+    fn maybe_compact(&mut self, doc: DistrictId) {
+        let (snapshot, chunks) = self.stored.get(&doc).copied().unwrap_or_default();
+        if chunks < self.compact_min_bytes.max(snapshot) {
+            return;
+        }
+        let Some(document) = self.core.document(&doc) else {
+            return;
+        };
+        let bytes = document.save();
+        let heads: Vec<[u8; 32]> = document.heads().iter().map(|h| h.0).collect();
+        match self
+            .store
+            .compact(&doc_key(&doc), &bytes, &heads)
+            .and_then(|()| self.store.flush())
+        {
+            Ok(()) => {
+                tracing::info!(%doc, snapshot_bytes = bytes.len(), "compacted a replica");
+                self.stored.insert(doc, (bytes.len() as u64, 0));
+            }
+            Err(e) => tracing::warn!(%doc, error = %e, "compacting a replica failed; will retry"),
         }
     }
 
@@ -164,7 +206,7 @@ impl Shell {
                             Err(_) => break,
                         }
                     }
-                    self.process(batch.drain(..).collect());
+                    self.process(std::mem::take(&mut batch));
                 }
                 tracing::info!("sync thread stopped");
             })
@@ -220,6 +262,8 @@ impl Shell {
                     }
                 }
                 ShellInput::LocalChange { chunk } => {
+                    // The writer stores (and compacts) the own document; count it for the status.
+                    self.stored.entry(self.own_district).or_default().1 += chunk.len() as u64;
                     outputs.extend(self.core.handle(Input::LocalChange {
                         doc: self.own_district,
                         chunk,
@@ -254,7 +298,8 @@ impl Shell {
     ) -> bool {
         let preferred = |dialed_by_us: bool| dialed_by_us == (self.own_node < peer);
         if let Some(existing) = self.conns.get(&peer) {
-            if !(preferred(dialed_by_us) && !preferred(existing.dialed_by_us)) {
+            let replaces = preferred(dialed_by_us) && !preferred(existing.dialed_by_us);
+            if !replaces {
                 tracing::debug!(%peer, "refusing a second stream to a connected peer");
                 return false;
             }
@@ -396,6 +441,7 @@ impl Shell {
                     if let Some(s) = seqs.last() {
                         last_seq = Some(*s);
                     }
+                    self.stored.entry(doc).or_default().1 += p.chunks.len() as u64;
                     refreshed.push((doc, fresh));
                 }
                 Err(e) => {
@@ -415,6 +461,7 @@ impl Shell {
             tracing::error!(error = %e, "flush failed; received changes will be fetched again after a restart");
             return;
         }
+        let docs: Vec<DistrictId> = refreshed.iter().map(|(d, _)| *d).collect();
         if let Ok(mut view) = self.view.write() {
             for (doc, changes) in refreshed {
                 apply_view_changes(view.districts.entry(doc).or_default(), changes);
@@ -422,6 +469,9 @@ impl Shell {
         }
         if let Some(seq) = last_seq {
             self.published.feed_head.send_modify(|h| *h = (*h).max(seq));
+        }
+        for doc in docs {
+            self.maybe_compact(doc);
         }
     }
 
@@ -443,6 +493,9 @@ impl Shell {
                         Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t as u64));
                 }
                 info.heads = heads;
+            }
+            if let Some((snapshot, chunks)) = self.stored.get(&doc) {
+                info.size_bytes = snapshot + chunks;
             }
         }
         let behind: HashMap<NodeId, u32> = self
