@@ -3,7 +3,27 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kreisnetz_proto::v1;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Bearer {
+        Bearer(format!("Bearer {token}").parse().expect("ASCII token"))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
 
 pub const NODE_BIN: &str = env!("CARGO_BIN_EXE_kreisnetz");
 pub const CTL_BIN: &str = env!("CARGO_BIN_EXE_kreisnetzctl");
@@ -16,6 +36,8 @@ pub struct TestNode {
     pub addr: String,
     /// host:port of the federation service.
     pub federation_addr: String,
+    /// The admin token the node created on first start.
+    pub token: String,
 }
 
 impl TestNode {
@@ -28,6 +50,7 @@ impl TestNode {
             child: None,
             addr: String::new(),
             federation_addr: String::new(),
+            token: String::new(),
         };
         node.launch();
         node
@@ -70,6 +93,9 @@ impl TestNode {
                 let fed = std::fs::read_to_string(self.dir.path().join("federation.addr"))
                     .expect("federation.addr");
                 self.federation_addr = fed.trim().to_string();
+                let token = std::fs::read_to_string(self.dir.path().join("admin.token"))
+                    .expect("admin.token");
+                self.token = token.trim().to_string();
                 return;
             }
             if let Some(status) = self
@@ -149,28 +175,38 @@ impl TestNode {
             .expect("connect to node")
     }
 
-    pub async fn offerings(&self) -> v1::offering_service_client::OfferingServiceClient<Channel> {
-        v1::offering_service_client::OfferingServiceClient::new(self.channel().await)
+    /// A channel that sends this node's admin token with every call.
+    pub async fn authed(&self) -> Authed {
+        self.authed_as(&self.token).await
     }
 
-    pub async fn contacts(&self) -> v1::contact_service_client::ContactServiceClient<Channel> {
-        v1::contact_service_client::ContactServiceClient::new(self.channel().await)
+    /// A channel that sends `token` with every call.
+    pub async fn authed_as(&self, token: &str) -> Authed {
+        InterceptedService::new(self.channel().await, Bearer::new(token))
     }
 
-    pub async fn feed(&self) -> v1::change_feed_service_client::ChangeFeedServiceClient<Channel> {
-        v1::change_feed_service_client::ChangeFeedServiceClient::new(self.channel().await)
+    pub async fn offerings(&self) -> v1::offering_service_client::OfferingServiceClient<Authed> {
+        v1::offering_service_client::OfferingServiceClient::new(self.authed().await)
+    }
+
+    pub async fn contacts(&self) -> v1::contact_service_client::ContactServiceClient<Authed> {
+        v1::contact_service_client::ContactServiceClient::new(self.authed().await)
+    }
+
+    pub async fn feed(&self) -> v1::change_feed_service_client::ChangeFeedServiceClient<Authed> {
+        v1::change_feed_service_client::ChangeFeedServiceClient::new(self.authed().await)
     }
 
     pub async fn status(&self) -> v1::NodeStatus {
-        v1::node_service_client::NodeServiceClient::new(self.channel().await)
+        v1::node_service_client::NodeServiceClient::new(self.authed().await)
             .get_node_status(v1::GetNodeStatusRequest {})
             .await
             .expect("status")
             .into_inner()
     }
 
-    pub async fn node_client(&self) -> v1::node_service_client::NodeServiceClient<Channel> {
-        v1::node_service_client::NodeServiceClient::new(self.channel().await)
+    pub async fn node_client(&self) -> v1::node_service_client::NodeServiceClient<Authed> {
+        v1::node_service_client::NodeServiceClient::new(self.authed().await)
     }
 
     /// Makes `other` a peer this node dials, and trusts `other`'s district.
@@ -243,6 +279,8 @@ impl TestNode {
         Command::new(CTL_BIN)
             .arg("--node")
             .arg(&self.addr)
+            .arg("--token")
+            .arg(&self.token)
             .args(args)
             .output()
             .expect("run kreisnetzctl")

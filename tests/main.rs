@@ -5,6 +5,7 @@
 mod harness;
 
 mod api;
+mod auth;
 mod cli;
 mod durability;
 mod federation;

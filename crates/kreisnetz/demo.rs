@@ -26,6 +26,7 @@ struct DemoNode {
     name: &'static str,
     node: RunningNode,
     district_id: kreisnetz_model::DistrictId,
+    token: String,
 }
 
 pub fn run(options: DemoOptions) -> Result<()> {
@@ -72,10 +73,15 @@ async fn demo(options: DemoOptions) -> Result<()> {
         let node = kreisnetz_node::start(&dir, config)
             .await
             .with_context(|| format!("cannot start the node of {}", district.name))?;
+        let token = std::fs::read_to_string(dir.join(kreisnetz_node::auth::ADMIN_TOKEN_FILE))
+            .context("the node's admin token")?
+            .trim()
+            .to_string();
         nodes.push(DemoNode {
             name: district.name,
             district_id: node.district,
             node,
+            token,
         });
     }
 
@@ -87,7 +93,7 @@ async fn demo(options: DemoOptions) -> Result<()> {
             .find(|r| r.name == d.name)
             .context("district")?;
         let sample = district_sample(region, d.district_id, 1, Timestamp::now());
-        expected += load_sample(&d.node, sample).await?;
+        expected += load_sample(d, sample).await?;
     }
 
     // A ring: each node dials the next; every node accepts its two neighbours and trusts all.
@@ -118,7 +124,7 @@ async fn demo(options: DemoOptions) -> Result<()> {
     loop {
         let mut done = true;
         for d in &nodes {
-            if count_offerings(&d.node).await? < expected {
+            if count_offerings(d).await? < expected {
                 done = false;
                 break;
             }
@@ -177,16 +183,30 @@ fn write_config(dir: &Path, config: &Config) -> Result<()> {
     Ok(())
 }
 
-async fn client(node: &RunningNode) -> Result<tonic::transport::Channel> {
-    Ok(
-        tonic::transport::Channel::from_shared(format!("http://{}", node.api_addr))?
-            .connect()
-            .await?,
-    )
+type Authed = tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
+
+#[derive(Clone)]
+struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+async fn client(d: &DemoNode) -> Result<Authed> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", d.node.api_addr))?
+        .connect()
+        .await?;
+    let bearer = Bearer(format!("Bearer {}", d.token).parse().context("token")?);
+    Ok(tonic::service::interceptor::InterceptedService::new(
+        channel, bearer,
+    ))
 }
 
 /// Creates the sample's contacts and offerings (skipping what exists); returns the offerings count.
-async fn load_sample(node: &RunningNode, sample: kreisnetz_sample::SampleSet) -> Result<usize> {
+async fn load_sample(node: &DemoNode, sample: kreisnetz_sample::SampleSet) -> Result<usize> {
     let channel = client(node).await?;
     let mut contacts = v1::contact_service_client::ContactServiceClient::new(channel.clone());
     for c in &sample.contacts {
@@ -215,7 +235,7 @@ async fn load_sample(node: &RunningNode, sample: kreisnetz_sample::SampleSet) ->
     Ok(sample.offerings.len())
 }
 
-async fn count_offerings(node: &RunningNode) -> Result<usize> {
+async fn count_offerings(node: &DemoNode) -> Result<usize> {
     let mut offerings = OfferingServiceClient::new(client(node).await?);
     let page = offerings
         .list_offerings(v1::ListOfferingsRequest {

@@ -142,6 +142,8 @@ fn init(data_dir: &Path, district: &str, ags: &str, api_listen: Option<SocketAdd
     let identity = Identity::create(data_dir, &config.district.name)
         .with_context(|| format!("cannot create the identity in {}", data_dir.display()))?;
     config.write_new(data_dir)?;
+    kreisnetz_node::auth::init_admin_token(data_dir)
+        .context("cannot create the first admin token")?;
     print_ids(data_dir, &config, &identity);
     Ok(())
 }
@@ -152,6 +154,12 @@ fn print_ids(data_dir: &Path, config: &Config, identity: &Identity) {
     println!("  District ID:  {}", identity.district.id());
     println!("  Node ID:      {}", identity.node.id);
     println!("  API:          {}", config.api.listen);
+    println!(
+        "  Admin token:  {} (mode 0600; kreisnetzctl on this machine finds it)",
+        data_dir
+            .join(kreisnetz_node::auth::ADMIN_TOKEN_FILE)
+            .display()
+    );
     println!();
     println!("Give the district ID and node ID to the districts you federate with, and compare");
     println!(
@@ -191,6 +199,7 @@ fn serve(
     if let Some(addr) = federation_listen {
         config.federation.listen = addr;
     }
+    config.check().map_err(anyhow::Error::msg)?;
     init_logging(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

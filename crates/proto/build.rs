@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "kreisnetz/v1/resources.proto",
         "kreisnetz/v1/directory.proto",
         "kreisnetz/v1/federation.proto",
+        "kreisnetz/v1/auth.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(f).display());

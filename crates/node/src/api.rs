@@ -41,6 +41,7 @@ pub struct ApiState {
     pub api_address: String,
     pub federation_address: String,
     pub federation: Arc<crate::federation::FederationAdmin>,
+    pub tokens: Arc<crate::auth::Tokens>,
 }
 
 /// The API's handlers; one value serves all four services.
@@ -289,6 +290,7 @@ impl offering_service_server::OfferingService for Api {
         &self,
         req: Request<v1::CreateOfferingRequest>,
     ) -> Result<Response<v1::Offering>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Editor)?;
         let req = req.into_inner();
         let wire = req
             .offering
@@ -320,6 +322,7 @@ impl offering_service_server::OfferingService for Api {
         &self,
         req: Request<v1::UpdateOfferingRequest>,
     ) -> Result<Response<v1::Offering>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Editor)?;
         let req = req.into_inner();
         let wire = req
             .offering
@@ -366,6 +369,7 @@ impl offering_service_server::OfferingService for Api {
         &self,
         req: Request<v1::DeleteOfferingRequest>,
     ) -> Result<Response<()>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Editor)?;
         let req = req.into_inner();
         let id = self.name_for_write("name", &req.name, RecordKind::Offering)?;
         let etag = (!req.etag.is_empty()).then_some(req.etag);
@@ -418,6 +422,7 @@ impl contact_service_server::ContactService for Api {
         &self,
         req: Request<v1::CreateContactRequest>,
     ) -> Result<Response<v1::Contact>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Editor)?;
         let req = req.into_inner();
         let wire = req
             .contact
@@ -449,6 +454,7 @@ impl contact_service_server::ContactService for Api {
         &self,
         req: Request<v1::UpdateContactRequest>,
     ) -> Result<Response<v1::Contact>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Editor)?;
         let req = req.into_inner();
         let wire = req
             .contact
@@ -495,6 +501,7 @@ impl contact_service_server::ContactService for Api {
         &self,
         req: Request<v1::DeleteContactRequest>,
     ) -> Result<Response<()>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Editor)?;
         let req = req.into_inner();
         let id = self.name_for_write("name", &req.name, RecordKind::Contact)?;
         let etag = (!req.etag.is_empty()).then_some(req.etag);
@@ -673,6 +680,7 @@ impl node_service_server::NodeService for Api {
         &self,
         req: Request<v1::AddPeerRequest>,
     ) -> Result<Response<v1::Peer>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Admin)?;
         let req = req.into_inner();
         let node_id: NodeId = req
             .node_id
@@ -695,6 +703,7 @@ impl node_service_server::NodeService for Api {
         &self,
         req: Request<v1::RemovePeerRequest>,
     ) -> Result<Response<()>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Admin)?;
         let node_id: NodeId = req
             .into_inner()
             .node_id
@@ -719,6 +728,7 @@ impl node_service_server::NodeService for Api {
         &self,
         req: Request<v1::TrustDistrictRequest>,
     ) -> Result<Response<v1::TrustedDistrict>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Admin)?;
         let req = req.into_inner();
         let district: DistrictId = req
             .district_id
@@ -740,6 +750,7 @@ impl node_service_server::NodeService for Api {
         &self,
         req: Request<v1::UntrustDistrictRequest>,
     ) -> Result<Response<()>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Admin)?;
         let district: DistrictId = req
             .into_inner()
             .district_id
@@ -777,5 +788,78 @@ fn admin_status(e: crate::federation::admin::AdminError) -> Status {
             Status::failed_precondition(format!("cannot save the configuration: {e}"))
         }
         AdminError::ShuttingDown => Status::unavailable("the node is shutting down"),
+    }
+}
+
+fn role_to_proto(r: crate::auth::Role) -> i32 {
+    match r {
+        crate::auth::Role::Reader => v1::Role::Reader as i32,
+        crate::auth::Role::Editor => v1::Role::Editor as i32,
+        crate::auth::Role::Admin => v1::Role::Admin as i32,
+    }
+}
+
+fn token_info(t: &crate::auth::TokenRecord) -> v1::TokenInfo {
+    v1::TokenInfo {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        role: role_to_proto(t.role),
+        create_time: Some(convert::timestamp(Timestamp(t.created_ms))),
+        last_used_time: t.last_used_ms.map(|ms| convert::timestamp(Timestamp(ms))),
+    }
+}
+
+#[tonic::async_trait]
+impl v1::token_service_server::TokenService for Api {
+    async fn create_token(
+        &self,
+        req: Request<v1::CreateTokenRequest>,
+    ) -> Result<Response<v1::CreatedToken>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Admin)?;
+        let req = req.into_inner();
+        let role = match v1::Role::try_from(req.role) {
+            Ok(v1::Role::Reader) => crate::auth::Role::Reader,
+            Ok(v1::Role::Editor) => crate::auth::Role::Editor,
+            Ok(v1::Role::Admin) => crate::auth::Role::Admin,
+            _ => {
+                return Err(invalid_field(
+                    "role",
+                    "is required: reader, editor or admin",
+                ));
+            }
+        };
+        let (record, token) = self.0.tokens.create(&req.name, role).map_err(|e| match e {
+            crate::auth::TokenError::Invalid(m) => invalid_field("name", m),
+            crate::auth::TokenError::Storage(m) => Status::unavailable(m),
+        })?;
+        Ok(Response::new(v1::CreatedToken {
+            info: Some(token_info(&record)),
+            token,
+        }))
+    }
+
+    async fn list_tokens(
+        &self,
+        req: Request<v1::ListTokensRequest>,
+    ) -> Result<Response<v1::ListTokensResponse>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Admin)?;
+        Ok(Response::new(v1::ListTokensResponse {
+            tokens: self.0.tokens.list().iter().map(token_info).collect(),
+        }))
+    }
+
+    async fn revoke_token(
+        &self,
+        req: Request<v1::RevokeTokenRequest>,
+    ) -> Result<Response<()>, Status> {
+        crate::auth::require(&req, crate::auth::Role::Admin)?;
+        let which = req.into_inner().token;
+        match self.0.tokens.revoke(which.trim()) {
+            Ok(true) => Ok(Response::new(())),
+            Ok(false) => Err(Status::not_found(format!(
+                "no token with id or name \"{which}\""
+            ))),
+            Err(e) => Err(Status::unavailable(e.to_string())),
+        }
     }
 }

@@ -65,6 +65,12 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// On shutdown, how long to wait for open calls and connections before closing them.
     pub shutdown_grace_secs: u64,
+    /// PEM certificate chain and private key for TLS on the API. Required when `listen` is not
+    /// a loopback address: tokens must not cross a network in clear text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,6 +111,8 @@ impl Default for ApiConfig {
         ApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
             shutdown_grace_secs: 10,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -201,6 +209,16 @@ impl Config {
             return Err(format!(
                 "district.ags is \"{}\"; an AGS of a district is five digits, e.g. \"03460\"",
                 self.district.ags
+            ));
+        }
+        if self.api.tls_cert.is_some() != self.api.tls_key.is_some() {
+            return Err("api.tls_cert and api.tls_key go together: set both or neither".into());
+        }
+        if !self.api.listen.ip().is_loopback() && self.api.tls_cert.is_none() {
+            return Err(format!(
+                "api.listen is {}, which is not a loopback address, but the API has no TLS: set \
+                 api.tls_cert and api.tls_key (PEM files), or listen on 127.0.0.1",
+                self.api.listen
             ));
         }
         if self.storage.max_batch == 0 {
@@ -313,6 +331,18 @@ mod tests {
         let c = Config::load(dir.path()).unwrap();
         assert_eq!(c.district.name, "Landkreis Vechta");
         assert_eq!(c.api, Config::default().api);
+    }
+
+    #[test]
+    fn the_api_beyond_loopback_needs_tls() {
+        let mut c = Config::default();
+        c.api.listen = "0.0.0.0:7700".parse().unwrap();
+        let err = c.check().unwrap_err();
+        assert!(err.contains("api.tls_cert"), "{err}");
+        c.api.tls_cert = Some("cert.pem".into());
+        assert!(c.check().unwrap_err().contains("together"));
+        c.api.tls_key = Some("key.pem".into());
+        c.check().unwrap();
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`config`]: the TOML configuration with environment overrides.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod federation;
 pub mod feed;

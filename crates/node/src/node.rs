@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 use kreisnetz_model::DistrictId;
 use kreisnetz_proto::v1::federation_service_server::FederationServiceServer;
+use kreisnetz_proto::v1::token_service_server::TokenServiceServer;
 use kreisnetz_transport::PinnedPeers;
 
 use crate::api::{Api, ApiState};
@@ -107,6 +108,15 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
                 source,
             })?,
         );
+    let tokens = Arc::new(
+        crate::auth::Tokens::load(store.clone())
+            .map_err(|e| StartError::Other(format!("API tokens: {e}")))?,
+    );
+    if let Some(path) = crate::auth::ensure_admin_token(&tokens, data_dir)
+        .map_err(|e| StartError::Other(format!("API tokens: {e}")))?
+    {
+        tracing::info!(file = %path.display(), "created the first admin token");
+    }
     let loaded = std::time::Instant::now();
     let (doc, snapshot_bytes, chunk_bytes) = open_document(store.as_ref(), district)?;
     let own = district_view(&doc, &config.district.name);
@@ -294,6 +304,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         api_address: api_addr.to_string(),
         federation_address: federation_addr.to_string(),
         federation: admin.clone(),
+        tokens: tokens.clone(),
     };
     let api = Api(Arc::new(state));
 
@@ -317,14 +328,41 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .map_err(|e| StartError::Other(format!("reflection: {e}")))?;
 
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let auth = crate::auth::Authenticate(tokens);
+    let mut builder = tonic::transport::Server::builder();
+    if let (Some(cert), Some(key)) = (&config.api.tls_cert, &config.api.tls_key) {
+        let read = |p: &std::path::PathBuf| {
+            std::fs::read(p).map_err(|e| {
+                StartError::Other(format!("api TLS: cannot read {}: {e}", p.display()))
+            })
+        };
+        let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| StartError::Other(format!("api TLS: {e}")))?;
+    }
     let mut shutdown_wait = shutdown_rx;
-    let router = tonic::transport::Server::builder()
+    // Health and reflection stay open; everything else needs a token.
+    let router = builder
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(OfferingServiceServer::new(api.clone()))
-        .add_service(ContactServiceServer::new(api.clone()))
-        .add_service(ChangeFeedServiceServer::new(api.clone()))
-        .add_service(NodeServiceServer::new(api));
+        .add_service(OfferingServiceServer::with_interceptor(
+            api.clone(),
+            auth.clone(),
+        ))
+        .add_service(ContactServiceServer::with_interceptor(
+            api.clone(),
+            auth.clone(),
+        ))
+        .add_service(ChangeFeedServiceServer::with_interceptor(
+            api.clone(),
+            auth.clone(),
+        ))
+        .add_service(TokenServiceServer::with_interceptor(
+            api.clone(),
+            auth.clone(),
+        ))
+        .add_service(NodeServiceServer::with_interceptor(api, auth));
     let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
         let _ = shutdown_wait.wait_for(|stop| *stop).await;
     }));
