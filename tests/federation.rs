@@ -377,18 +377,10 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving_other
             let mut client =
                 FederationServiceClient::new(channel).max_encoding_message_size(64 << 20);
             let outbound = futures::stream::iter(frames);
-            match client.sync(outbound).await {
-                Ok(resp) => {
-                    let mut inbound = resp.into_inner();
-                    // Read until the node ends the stream.
-                    loop {
-                        match inbound.message().await {
-                            Ok(Some(_)) => continue,
-                            _ => break,
-                        }
-                    }
-                }
-                Err(_) => {}
+            if let Ok(resp) = client.sync(outbound).await {
+                // Read until the node ends the stream.
+                let mut inbound = resp.into_inner();
+                while let Ok(Some(_)) = inbound.message().await {}
             }
         }
     };

@@ -4,6 +4,7 @@
 //! (exit code 2) that names its flag. Vocabulary flags take the model's keys and show them in
 //! `--help`; parsing uses the model's `FromStr`, so `Language-Course` works as well as
 //! `language_course`.
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -12,8 +13,10 @@ use kreisnetz_model::{
     ProviderKind, RecordId, RecordKind, TargetGroup, parse_date, parse_resource_name,
     resource_name,
 };
+use kreisnetz_proto::v1;
 use time::Date;
 
+use crate::credentials::Secret;
 use crate::terms::TermParser;
 
 const GLOBAL: &str = "Global options";
@@ -28,7 +31,7 @@ Exit codes:
   5  not found
   6  already exists, failed precondition (e.g. a stale --etag, a contact still referenced),
      or aborted
-  7  permission denied or unauthenticated
+  7  permission denied (the token's role is too low) or unauthenticated (no or invalid token)
 
 Errors are one line `error: <reason>` on stderr, followed by indented detail lines, e.g.
   error: invalid offering
@@ -39,13 +42,17 @@ Errors are one line `error: <reason>` on stderr, followed by indented detail lin
 #[command(
     name = "kreisnetzctl",
     version,
-    about = "Admin CLI of a kreisnetz node: offerings, contacts, change feed, node status, peers",
+    about = "Admin CLI of a kreisnetz node: offerings, contacts, change feed, node status, peers, \
+             API tokens",
     long_about = "Admin CLI of a kreisnetz node.\n\n\
         Each district runs a node holding its integration offerings and contacts; nodes share \
         them, so every node shows the whole region. This CLI talks to one node's gRPC API: it \
         adds and edits the node's own district's offerings and contacts, lists and searches \
         those of every district, follows the change feed and shows the node's status, and \
-        manages the node's peers and the districts whose documents it accepts.\n\n\
+        manages the node's peers, the districts whose documents it accepts, and the API \
+        tokens that may call the node.\n\n\
+        Every call carries a bearer token (see --token); on the node's own machine the node's \
+        admin token is found in its data directory without any flag.\n\n\
         Output is human-readable tables by default; --json prints the API's fields as JSON \
         for scripts.",
     after_long_help = EXIT_CODES
@@ -72,9 +79,30 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL, default_value = "10", value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Duration,
 
-    /// Bearer token for the node's API, as handed out by the node's operator.
-    #[arg(long, global = true, help_heading = GLOBAL, env = "KREISNETZ_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub token: Option<String>,
+    /// Bearer token for the node's API, or KREISNETZ_TOKEN (default: the node's admin token
+    /// file; see --help).
+    ///
+    /// The calls carry the first token found of:
+    ///
+    ///   1. --token TOKEN, or the environment variable KREISNETZ_TOKEN;
+    ///
+    ///   2. the file --token-file PATH, or KREISNETZ_TOKEN_FILE (one that cannot be read is an
+    ///      error, exit code 2);
+    ///
+    ///   3. the node's admin token $KREISNETZ_DATA_DIR/admin.token if that file exists, else
+    ///      ./kreisnetz-data/admin.token (written by `kreisnetz init` or the node's first start,
+    ///      readable only by the node's operator).
+    ///
+    /// Without any, the calls go without a token and the node refuses them (exit code 7).
+    /// Surrounding whitespace and the final newline of a file are ignored. The token is never
+    /// printed. Tokens for others are made with `kreisnetzctl token create`.
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "TOKEN", value_parser = parse_secret, conflicts_with = "token_file")]
+    pub token: Option<Secret>,
+
+    /// File holding the bearer token, e.g. a copy of the node's admin.token, or
+    /// KREISNETZ_TOKEN_FILE.
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -106,6 +134,41 @@ pub enum Command {
     /// Sample data of the Weser-Ems region.
     #[command(subcommand)]
     Sample(SampleCommand),
+    /// Create, list and revoke the API tokens that may call the node (needs an admin token).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a person or program; it is printed once, on its own line.
+    ///
+    /// The token goes to stdout (and nothing else does, so `TOKEN=$(kreisnetzctl token create
+    /// ...)` works); store it now: the node keeps only a hash and cannot show it again. Roles:
+    /// reader (read and watch), editor (also write the own district's offerings and contacts),
+    /// admin (everything, including tokens, peers and trusted districts).
+    Create(TokenCreateArgs),
+    /// List the node's tokens: ID, name, role, when created and last used (never the secrets).
+    List,
+    /// Revoke a token by its ID or name: the node refuses it from the next call on.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// What the token is for, e.g. district-portal (unique on the node; no spaces).
+    #[arg(long, value_name = "NAME", value_parser = parse_token_name)]
+    pub name: String,
+    /// What the token may do.
+    #[arg(long, value_name = "ROLE", value_parser = TermParser::<v1::Role>::new())]
+    pub role: v1::Role,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's ID (from `token list`) or name.
+    #[arg(value_name = "ID|NAME", value_parser = parse_token_name)]
+    pub target: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -564,6 +627,19 @@ fn parse_peer_address(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// The `--token` value as given; [`crate::credentials::resolve`] checks it, so that a bad token
+/// is reported without clap repeating it in its error message.
+fn parse_secret(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::unchecked(s))
+}
+
+fn parse_token_name(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Err("must not be empty".into()),
+        name => Ok(name.to_string()),
+    }
+}
+
 fn parse_district_name(s: &str) -> Result<String, String> {
     match s.trim() {
         "" => Err("must not be empty (leave --name out instead)".into()),
@@ -820,6 +896,106 @@ mod tests {
         ));
         assert!(matches!(parse(&["documents"]).unwrap(), Command::Documents));
         assert_eq!(parse(&["peers", "extra"]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn token_commands_take_a_name_a_role_and_an_id() {
+        let Command::Token(TokenCommand::Create(c)) = parse(&[
+            "token",
+            "create",
+            "--name",
+            " district-portal ",
+            "--role",
+            "Editor",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (c.name.as_str(), c.role),
+            ("district-portal", v1::Role::Editor)
+        );
+
+        for (args, flag) in [
+            (
+                vec!["token", "create", "--name", "x", "--role", "owner"],
+                "--role",
+            ),
+            (
+                vec!["token", "create", "--name", "x", "--role", "unspecified"],
+                "--role",
+            ),
+            (
+                vec!["token", "create", "--name", " ", "--role", "admin"],
+                "--name",
+            ),
+            (vec!["token", "create", "--name", "x"], "--role"),
+            (vec!["token", "create", "--role", "admin"], "--name"),
+            (vec!["token", "revoke"], "<ID|NAME>"),
+            (vec!["token", "revoke", ""], "<ID|NAME>"),
+        ] {
+            let err = parse(&args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            let text = err.to_string();
+            assert!(text.contains(flag), "{args:?}: {text}");
+            if flag == "--role" && args.len() == 6 {
+                assert!(text.contains("reader, editor, admin"), "{text}");
+            }
+        }
+
+        let Command::Token(TokenCommand::Revoke(r)) =
+            parse(&["token", "revoke", "abcd2345"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.target, "abcd2345");
+        assert!(matches!(
+            parse(&["token", "list", "--json"]).unwrap(),
+            Command::Token(TokenCommand::List)
+        ));
+    }
+
+    #[test]
+    fn the_token_is_kept_out_of_debug_output_and_clap_errors() {
+        let cli = Cli::try_parse_from(["kreisnetzctl", "--token", "kn1.abc.topsecret", "status"])
+            .unwrap();
+        assert_eq!(
+            cli.token.as_ref().map(Secret::expose),
+            Some("kn1.abc.topsecret")
+        );
+        assert!(!format!("{cli:?}").contains("topsecret"));
+
+        let err = Cli::try_parse_from([
+            "kreisnetzctl",
+            "--token",
+            "kn1.abc.topsecret",
+            "--token-file",
+            "admin.token",
+            "status",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(
+            text.contains("--token-file") && !text.contains("topsecret"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_help_of_token_says_where_tokens_come_from() {
+        let help = Cli::command().render_long_help().to_string();
+        for needle in [
+            "KREISNETZ_TOKEN",
+            "KREISNETZ_TOKEN_FILE",
+            "$KREISNETZ_DATA_DIR/admin.token",
+            "./kreisnetz-data/admin.token",
+        ] {
+            assert!(help.contains(needle), "{needle}: {help}");
+        }
+        let at = |s: &str| help.find(s).unwrap();
+        assert!(at("1. --token") < at("2. the file --token-file"));
+        assert!(at("2. the file --token-file") < at("3. the node's admin token"));
     }
 
     #[test]

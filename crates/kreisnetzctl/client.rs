@@ -8,17 +8,28 @@ use kreisnetz_proto::v1::change_feed_service_client::ChangeFeedServiceClient;
 use kreisnetz_proto::v1::contact_service_client::ContactServiceClient;
 use kreisnetz_proto::v1::node_service_client::NodeServiceClient;
 use kreisnetz_proto::v1::offering_service_client::OfferingServiceClient;
+use kreisnetz_proto::v1::token_service_client::TokenServiceClient;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
+use crate::credentials::Secret;
 use crate::errors::{TimedOut, Unreachable, Usage};
 
 /// Adds `authorization: Bearer <token>` to every call when a token was given.
 #[derive(Clone)]
 pub struct Auth(Option<AsciiMetadataValue>);
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Some(_) => "Auth(Bearer <redacted>)",
+            None => "Auth(None)",
+        })
+    }
+}
 
 impl Interceptor for Auth {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -42,14 +53,17 @@ pub struct Node {
 
 impl Node {
     /// Connects to `url` (already checked by the argument parser), giving up after `timeout`.
-    pub async fn connect(url: &str, token: Option<&str>, timeout: Duration) -> Result<Node> {
-        let auth = match token.map(str::trim).filter(|t| !t.is_empty()) {
+    /// `token` was checked by [`crate::credentials::resolve`].
+    pub async fn connect(url: &str, token: Option<&Secret>, timeout: Duration) -> Result<Node> {
+        let auth = match token {
             None => Auth(None),
-            Some(t) => Auth(Some(
-                MetadataValue::try_from(format!("Bearer {t}")).map_err(|_| {
-                    Usage("--token: a token is printable ASCII without spaces".into())
-                })?,
-            )),
+            Some(t) => {
+                let mut value = MetadataValue::try_from(format!("Bearer {}", t.expose()))
+                    .map_err(|_| Usage("the token is not printable ASCII".into()))?;
+                // Keeps it out of the HTTP/2 header compression table (and of any dump).
+                value.set_sensitive(true);
+                Auth(Some(value))
+            }
         };
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| Usage(format!("--node: {e}")))?
@@ -92,6 +106,10 @@ impl Node {
 
     pub fn admin(&self) -> NodeServiceClient<Authed> {
         NodeServiceClient::new(self.authed())
+    }
+
+    pub fn tokens(&self) -> TokenServiceClient<Authed> {
+        TokenServiceClient::new(self.authed())
     }
 
     /// A request that tells the node how long this CLI waits (`grpc-timeout`).

@@ -19,6 +19,12 @@ pub mod exit {
 }
 
 const START_HINT: &str = "is the node running? start it with `kreisnetz serve`";
+/// After UNAUTHENTICATED with a token.
+const TOKEN_HINT: &str = "give a valid token with --token or --token-file (tokens are made with \
+                          `kreisnetzctl token create`)";
+/// After UNAUTHENTICATED without one.
+pub const NO_TOKEN_HINT: &str = "no token: pass --token, or --token-file, or run on the node's \
+                                 machine where <data-dir>/admin.token is found";
 
 /// A mistake on the command line found after clap was done (e.g. `--title` together with
 /// `--clear title`); exit code 2 like clap's own.
@@ -94,6 +100,27 @@ impl std::error::Error for Hinted {
     }
 }
 
+/// The calls went without a token (none given, no admin token file found): an UNAUTHENTICATED
+/// answer gets [`NO_TOKEN_HINT`] and `notes` (why an admin token file was not used) instead of
+/// the advice for a wrong token.
+#[derive(Debug)]
+pub struct NoToken {
+    pub error: anyhow::Error,
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for NoToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for NoToken {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.error.as_ref())
+    }
+}
+
 /// The exit code for a gRPC status code.
 pub fn exit_code(code: Code) -> u8 {
     match code {
@@ -138,7 +165,17 @@ pub fn report(err: &anyhow::Error, node: &str) -> Report {
         .map(|h| format!("  {}", h.hint))
         .collect();
     let mut report = if let Some(status) = err.chain().find_map(|e| e.downcast_ref::<Status>()) {
-        status_report(status, node)
+        let mut report = status_report(status, node);
+        if let Some(no_token) = err.chain().find_map(|e| e.downcast_ref::<NoToken>())
+            && status.code() == Code::Unauthenticated
+        {
+            report.lines.retain(|l| l != &format!("  {TOKEN_HINT}"));
+            report.lines.push(format!("  {NO_TOKEN_HINT}"));
+            report
+                .lines
+                .extend(no_token.notes.iter().map(|n| format!("  {n}")));
+        }
+        report
     } else if let Some(u) = err.chain().find_map(|e| e.downcast_ref::<Usage>()) {
         Report {
             exit_code: exit::USAGE,
@@ -164,7 +201,9 @@ pub fn report(err: &anyhow::Error, node: &str) -> Report {
         // Context messages and causes, outermost first, without the hints.
         let reason: Vec<String> = err
             .chain()
-            .filter(|e| e.downcast_ref::<Hinted>().is_none())
+            .filter(|e| {
+                e.downcast_ref::<Hinted>().is_none() && e.downcast_ref::<NoToken>().is_none()
+            })
             .map(|e| e.to_string())
             .collect();
         Report {
@@ -250,9 +289,7 @@ pub fn status_report(status: &Status, node: &str) -> Report {
     }
     match code {
         Code::Unavailable | Code::DeadlineExceeded => lines.push(format!("  {START_HINT}")),
-        Code::Unauthenticated => lines.push(
-            "  give the token from the node's operator with --token or KREISNETZ_TOKEN".into(),
-        ),
+        Code::Unauthenticated => lines.push(format!("  {TOKEN_HINT}")),
         _ => {}
     }
     Report {
@@ -420,6 +457,42 @@ mod tests {
         );
         let r = report(&Hinted::wrap(err, "try again"), NODE);
         assert_eq!(r.lines, ["error: writing: disk full", "  try again"]);
+    }
+
+    #[test]
+    fn unauthenticated_says_how_to_give_a_token() {
+        let refused = || Status::unauthenticated("this call needs `authorization: Bearer <token>`");
+        // A token was sent and refused.
+        let r = report(&anyhow::Error::new(refused()), NODE);
+        assert_eq!(r.exit_code, 7);
+        assert_eq!(r.lines.len(), 2, "{r:?}");
+        assert!(r.lines[1].contains("--token-file"), "{r:?}");
+
+        // No token was sent.
+        let err = anyhow::Error::new(NoToken {
+            error: refused().into(),
+            notes: vec![
+                "./kreisnetz-data/admin.token exists but was not used: the file is empty".into(),
+            ],
+        });
+        let r = report(&err, NODE);
+        assert_eq!(r.exit_code, 7);
+        assert_eq!(
+            r.lines,
+            [
+                "error: this call needs `authorization: Bearer <token>`",
+                "  no token: pass --token, or --token-file, or run on the node's machine where \
+                 <data-dir>/admin.token is found",
+                "  ./kreisnetz-data/admin.token exists but was not used: the file is empty",
+            ]
+        );
+
+        // Any other answer is reported as it is.
+        let err = anyhow::Error::new(NoToken {
+            error: Status::permission_denied("needs the admin role").into(),
+            notes: vec![],
+        });
+        assert_eq!(report(&err, NODE).lines, ["error: needs the admin role"]);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `kreisnetzctl`, the admin CLI of a kreisnetz node.
 //!
 //! A thin client of the node's public gRPC API: `args` says what the user asked for (and
-//! refuses bad flag values before any call), `messages` turns flags into wire messages, `client`
-//! holds the connection, `commands` make the calls, `output` prints tables or JSON, and `errors`
-//! turns anything that went wrong into one `error:` line, details and an exit code.
+//! refuses bad flag values before any call), `credentials` finds the bearer token, `messages`
+//! turns flags into wire messages, `client` holds the connection, `commands` make the calls,
+//! `output` prints tables or JSON, and `errors` turns anything that went wrong into one `error:`
+//! line, details and an exit code.
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -11,6 +12,7 @@ use clap::Parser;
 mod args;
 mod client;
 mod commands;
+mod credentials;
 mod errors;
 mod messages;
 mod output;

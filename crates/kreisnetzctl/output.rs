@@ -144,6 +144,59 @@ pub fn trusted_district_json(t: &v1::TrustedDistrict) -> Value {
     json!({ "district_id": t.district_id, "name": t.name })
 }
 
+/// `reader`, `editor`, `admin` (`unknown_7` for a role newer than this CLI).
+pub fn role_key(role: i32) -> String {
+    match v1::Role::try_from(role) {
+        Ok(r) => crate::terms::Term::key(r).to_string(),
+        Err(_) => format!("unknown_{role}"),
+    }
+}
+
+/// A token's public information as JSON, with times in RFC 3339 (`null` when not known).
+pub fn token_json(t: &v1::TokenInfo) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "role": role_key(t.role),
+        "create_time": time_json(t.create_time.as_ref()),
+        "last_used_time": time_json(t.last_used_time.as_ref()),
+    })
+}
+
+/// A token just created: the secret `token` and its information (never used yet).
+pub fn created_token_json(c: &v1::CreatedToken) -> Value {
+    let info = c.info.clone().unwrap_or_default();
+    json!({
+        "token": c.token,
+        "id": info.id,
+        "name": info.name,
+        "role": role_key(info.role),
+        "create_time": time_json(info.create_time.as_ref()),
+    })
+}
+
+pub const TOKEN_COLUMNS: &[&str] = &["ID", "NAME", "ROLE", "CREATED", "LAST USED"];
+
+/// One token for the table: creation as a UTC date and time, last use relative to `now`.
+pub fn token_row(t: &v1::TokenInfo, now: Timestamp) -> Vec<String> {
+    vec![
+        t.id.clone(),
+        t.name.clone(),
+        role_key(t.role),
+        t.create_time.as_ref().map_or("-".into(), minute_text),
+        ago(t.last_used_time.as_ref(), now, "never"),
+    ]
+}
+
+/// `2027-02-01 08:30 UTC`.
+fn minute_text(t: &prost_types::Timestamp) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(t.seconds)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| rfc3339(t))
+}
+
 fn time_json(t: Option<&prost_types::Timestamp>) -> Value {
     match t {
         Some(t) => Value::String(rfc3339(t)),
@@ -843,6 +896,83 @@ mod tests {
         assert!(text.contains("none configured"), "{text}");
         // An older node without uptime_seconds: computed from the start time.
         assert!(text.contains("1d 3h (since"), "{text}");
+    }
+
+    fn token_info() -> v1::TokenInfo {
+        v1::TokenInfo {
+            id: "abcd2345".into(),
+            name: "district-portal".into(),
+            role: v1::Role::Editor as i32,
+            create_time: at(1_799_913_600_000), // 2027-01-14 08:00 UTC
+            last_used_time: at(NOW.0 - 7_200_000),
+        }
+    }
+
+    #[test]
+    fn tokens_as_json_and_rows() {
+        let t = token_info();
+        let v = token_json(&t);
+        assert_eq!(
+            v,
+            json!({
+                "id": "abcd2345",
+                "name": "district-portal",
+                "role": "editor",
+                "create_time": "2027-01-14T08:00:00Z",
+                "last_used_time": Timestamp(NOW.0 - 7_200_000).to_rfc3339(),
+            })
+        );
+        let row = token_row(&t, NOW);
+        assert_eq!(
+            row,
+            [
+                "abcd2345",
+                "district-portal",
+                "editor",
+                "2027-01-14 08:00 UTC",
+                "2 h ago"
+            ]
+        );
+
+        let unused = v1::TokenInfo {
+            role: v1::Role::Admin as i32,
+            last_used_time: None,
+            ..t
+        };
+        assert!(token_json(&unused)["last_used_time"].is_null());
+        assert_eq!(token_json(&unused)["role"], "admin");
+        assert_eq!(token_row(&unused, NOW)[4], "never");
+        assert_eq!(role_key(v1::Role::Reader as i32), "reader");
+        assert_eq!(role_key(42), "unknown_42");
+
+        let text = table(TOKEN_COLUMNS, vec![token_row(&unused, NOW)]);
+        assert!(text.starts_with("ID  "), "{text}");
+        assert!(
+            text.lines().next().unwrap().ends_with("LAST USED"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_created_token_has_the_secret_and_the_public_fields() {
+        let c = v1::CreatedToken {
+            info: Some(v1::TokenInfo {
+                last_used_time: None,
+                ..token_info()
+            }),
+            token: "kn1.abcd2345.secret".into(),
+        };
+        let v = created_token_json(&c);
+        assert_eq!(
+            v,
+            json!({
+                "token": "kn1.abcd2345.secret",
+                "id": "abcd2345",
+                "name": "district-portal",
+                "role": "editor",
+                "create_time": "2027-01-14T08:00:00Z",
+            })
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Flags whose values come from a fixed list: the model's vocabularies (`--category`, ...) and
-//! the API's field names (`--clear`).
+//! the API's field names (`--clear`) and token roles (`--role`).
 //!
 //! [`TermParser`] shows the list in `--help` and parses with the model's own rules, so the CLI
 //! accepts exactly what the model accepts and never keeps a copy of a vocabulary.
@@ -10,6 +10,7 @@ use clap::builder::{PossibleValue, TypedValueParser};
 use kreisnetz_model::{
     Category, ContactField, OfferingField, OfferingStatus, ProviderKind, TargetGroup,
 };
+use kreisnetz_proto::v1;
 
 /// A value from a fixed list.
 pub trait Term: Copy + Send + Sync + 'static {
@@ -61,6 +62,33 @@ macro_rules! field_terms {
 
 field_terms!(OfferingField, ContactField);
 
+/// The role of an API token (`--role`); `ROLE_UNSPECIFIED` is not one a token can have.
+impl Term for v1::Role {
+    fn all() -> &'static [Self] {
+        &[v1::Role::Reader, v1::Role::Editor, v1::Role::Admin]
+    }
+    fn key(self) -> &'static str {
+        match self {
+            v1::Role::Unspecified => "unspecified",
+            v1::Role::Reader => "reader",
+            v1::Role::Editor => "editor",
+            v1::Role::Admin => "admin",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, String> {
+        let wanted = s.trim().to_ascii_lowercase();
+        let wanted = wanted.strip_prefix("role_").unwrap_or(&wanted);
+        Self::all()
+            .iter()
+            .copied()
+            .find(|r| r.key() == wanted)
+            .ok_or_else(|| {
+                let keys: Vec<&str> = Self::all().iter().map(|r| r.key()).collect();
+                format!("unknown role \"{s}\"; expected one of: {}", keys.join(", "))
+            })
+    }
+}
+
 /// A clap value parser for a [`Term`].
 #[derive(Clone, Copy)]
 pub struct TermParser<T>(PhantomData<T>);
@@ -111,5 +139,25 @@ mod tests {
         );
         let err = <ContactField as Term>::parse("title").unwrap_err();
         assert!(err.contains("display_name"), "{err}");
+    }
+
+    #[test]
+    fn roles_parse_in_any_case_and_list_the_roles() {
+        for (s, role) in [
+            ("reader", v1::Role::Reader),
+            (" Editor ", v1::Role::Editor),
+            ("ADMIN", v1::Role::Admin),
+            ("role_admin", v1::Role::Admin),
+        ] {
+            assert_eq!(<v1::Role as Term>::parse(s), Ok(role), "{s}");
+        }
+        for bad in ["", "owner", "unspecified", "role_unspecified"] {
+            let err = <v1::Role as Term>::parse(bad).unwrap_err();
+            assert!(
+                err.ends_with("expected one of: reader, editor, admin"),
+                "{err}"
+            );
+        }
+        assert_eq!(Term::key(v1::Role::Editor), "editor");
     }
 }

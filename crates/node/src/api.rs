@@ -829,6 +829,9 @@ impl v1::token_service_server::TokenService for Api {
             }
         };
         let (record, token) = self.0.tokens.create(&req.name, role).map_err(|e| match e {
+            crate::auth::TokenError::Invalid(m) if m.contains("exists") => {
+                Status::already_exists(m)
+            }
             crate::auth::TokenError::Invalid(m) => invalid_field("name", m),
             crate::auth::TokenError::Storage(m) => Status::unavailable(m),
         })?;

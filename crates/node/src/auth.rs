@@ -262,42 +262,6 @@ pub fn require<T>(req: &tonic::Request<T>, role: Role) -> Result<(), tonic::Stat
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_authenticate_until_revoked_and_survive_a_reload() {
-        let store: Arc<dyn Store> = Arc::new(kreisnetz_storage::MemStore::new());
-        let tokens = Tokens::load(store.clone()).unwrap();
-        let (record, token) = tokens.create("district-portal", Role::Editor).unwrap();
-        assert!(token.starts_with("kn1."));
-        assert!(
-            !serde_json::to_string(&tokens.list())
-                .unwrap()
-                .contains(token.rsplit('.').next().unwrap())
-        );
-        assert_eq!(tokens.authenticate(&token).unwrap().role, Role::Editor);
-        assert!(tokens.authenticate(&token.replace(".", ".x")).is_none());
-        assert!(tokens.authenticate("kn1.nope.nope").is_none());
-        assert!(tokens.authenticate("").is_none());
-        assert!(
-            tokens.create("district-portal", Role::Reader).is_err(),
-            "names are unique"
-        );
-        let reloaded = Tokens::load(store).unwrap();
-        assert_eq!(reloaded.authenticate(&token).unwrap().token_id, record.id);
-        assert!(reloaded.revoke("district-portal").unwrap());
-        assert!(reloaded.authenticate(&token).is_none());
-        assert!(!reloaded.revoke(&record.id).unwrap());
-    }
-
-    #[test]
-    fn roles_are_ordered() {
-        assert!(Role::Admin > Role::Editor && Role::Editor > Role::Reader);
-    }
-}
-
 /// The file in the data directory holding the first admin token (mode 0600).
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
@@ -341,4 +305,40 @@ pub fn init_admin_token(
         .map_err(|e| TokenError::Storage(e.to_string()))?;
     let tokens = Tokens::load(Arc::new(store))?;
     ensure_admin_token(&tokens, data_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_authenticate_until_revoked_and_survive_a_reload() {
+        let store: Arc<dyn Store> = Arc::new(kreisnetz_storage::MemStore::new());
+        let tokens = Tokens::load(store.clone()).unwrap();
+        let (record, token) = tokens.create("district-portal", Role::Editor).unwrap();
+        assert!(token.starts_with("kn1."));
+        assert!(
+            !serde_json::to_string(&tokens.list())
+                .unwrap()
+                .contains(token.rsplit('.').next().unwrap())
+        );
+        assert_eq!(tokens.authenticate(&token).unwrap().role, Role::Editor);
+        assert!(tokens.authenticate(&token.replace(".", ".x")).is_none());
+        assert!(tokens.authenticate("kn1.nope.nope").is_none());
+        assert!(tokens.authenticate("").is_none());
+        assert!(
+            tokens.create("district-portal", Role::Reader).is_err(),
+            "names are unique"
+        );
+        let reloaded = Tokens::load(store).unwrap();
+        assert_eq!(reloaded.authenticate(&token).unwrap().token_id, record.id);
+        assert!(reloaded.revoke("district-portal").unwrap());
+        assert!(reloaded.authenticate(&token).is_none());
+        assert!(!reloaded.revoke(&record.id).unwrap());
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Admin > Role::Editor && Role::Editor > Role::Reader);
+    }
 }
