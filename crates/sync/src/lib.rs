@@ -1,0 +1,109 @@
+//! The federation sync core: decides which Automerge sync messages go to which peer, what must be
+//! persisted, and what a peer did wrong — and does nothing else.
+//!
+//! Every district runs a node that holds its own district document and a read-only replica of
+//! every trusted district's document. Nodes exchange these documents peer to peer with
+//! Automerge's sync protocol, one stream per peer pair carrying all documents, so that every node
+//! ends up with every trusted district's document — also when the district itself is down or cut
+//! off, because any node relays what it has.
+//!
+//! # Why sans-IO
+//!
+//! [`SyncCore`] is a plain state machine, in the style of raft-rs' `RawNode` and Automerge's own
+//! `sync` module. The shell (tonic streams, sled, tokio timers) hands it an [`Input`] — a peer
+//! connected or went away, a [`Frame`] arrived, the own node committed a change, the trust list
+//! changed, time passed — and carries out the [`Output`]s it returns, **in order**: frames to
+//! send, chunks and sync states to persist, events for the read view and the change feed, streams
+//! to close, refusals to log. The core never touches a socket or the disk, never sleeps, spawns
+//! or reads a clock (time arrives as `now_ms` in the inputs), and iterates only ordered maps, so
+//! the same inputs give the same outputs. That is what makes the hard part — relaying through
+//! third nodes, partitions, restarts, lost and duplicated frames — testable deterministically:
+//! the `sim` test module runs whole federations of cores over a seeded, faulty network, hundreds
+//! of schedules per second, no sockets, and a failing seed replays exactly.
+//!
+//! # Inputs and outputs
+//!
+//! - [`Input::Connected`] → a [`Frame::Hello`] announcing the documents we sync with their heads,
+//!   then one sync message per document. The persisted sync states of that peer (only the heads
+//!   both sides shared) let a reconnect send just what is missing.
+//! - A [`Frame::Hello`] from the peer → its district and documents are recorded; documents of
+//!   trusted districts we lack are started from their deterministic genesis (identical on every
+//!   node, so no competing skeletons) and synced.
+//! - A [`Frame::Sync`] → the message is applied to our copy of the document. If that changed the
+//!   document: [`Output::Persist`] (exactly the new changes, to append to storage) and
+//!   [`Output::DocumentChanged`]; then [`Output::PersistSyncState`] if the shared heads moved;
+//!   then [`Output::Send`]s. The shell persists and flushes before it sends anything, so a change
+//!   is on our disk before another node learns it from us.
+//! - [`Input::LocalChange`] → the own node's writer committed and stored a change: the core
+//!   applies it to its copy and sends it on. Nothing to persist.
+//! - [`Input::Tick`] → stalled exchanges are restarted (see below).
+//!
+//! # The relay
+//!
+//! When a message from peer A changes document D (or makes us start D), the core generates a
+//! sync message for D for every connected peer that said hello, A included (for A it is the
+//! protocol's answer). Automerge's protocol sends each peer only what it lacks (it compares bloom
+//! filters of what each side has), so relaying to a peer that already has the change costs one
+//! small message. The core sends **at most one message per (peer, document) per input**; the
+//! exchange goes on when the peer answers. A peer that neither announced D in its hello nor ever
+//! sent a message about it gets one offer per connection (it may trust D without having it yet)
+//! and nothing more until it answers — so a peer that does not trust D is not pestered.
+//!
+//! # Trust
+//!
+//! - A document's ID is its district's ID; only documents of trusted districts (a set that always
+//!   holds the own district, changeable at run time with [`Input::SetTrusted`]) are accepted. A
+//!   message about any other document is refused with [`Output::Rejected`]: not applied, no
+//!   document created, no answer. If the district is trusted later, the document is fetched from
+//!   the peers that offered or announced it.
+//! - **Only the owner writes its document.** The own district's document is synced with
+//!   Automerge's read-only sync state: the core tells peers it takes no changes (so honest peers
+//!   send none), never applies any that arrive ([`Output::Rejected`], counted as an offence), and
+//!   still answers so the peer learns our heads and gets our changes.
+//! - What this core does not check yet: that a relayed change of *another* district's document
+//!   was written by that district. DESIGN.md §2 has the owners sign their heads; until the frames
+//!   carry those signatures, a node accepts any change to a trusted district's document from any
+//!   peer.
+//!
+//! # Limits and violations
+//!
+//! [`Limits`]: a message over `max_message_bytes` is refused and the stream closed; a message
+//! that would take a document's saved-size estimate (its compact size, plus every chunk applied
+//! since, plus changes waiting for missing dependencies) over `max_document_bytes` is refused and
+//! not applied. A hello from another node than the authenticated one, a wrong protocol version
+//! (answered with a [`Frame::Goodbye`]), a sync frame before the hello, an undecodable message,
+//! a changed district, and more than [`Tuning::max_offences`] offences close the stream
+//! ([`Output::Disconnect`]).
+//!
+//! # Lost frames
+//!
+//! Automerge's protocol assumes a stream that loses nothing while it lives; a broken stream is a
+//! disconnect, and the reconnect starts from the persisted sync state. As a second line (a frame
+//! dropped by a buggy shell, a transport without that guarantee), [`Input::Tick`] restarts an
+//! exchange that is not in sync and got no answer for [`Tuning::resend_after_ms`] (doubling per
+//! unanswered restart): it resets our sync state as a reconnect would and sets Automerge's
+//! sync-reset flag, on which the peer forgets what it believes it sent us. And a change the
+//! peer asks for in two messages in a row is sent again even if it was sent before.
+//!
+//! # Crash consistency
+//!
+//! What the core has the shell persist is enough to restart from: a document is its genesis (or
+//! the shell's snapshot) plus every [`Output::Persist`] chunk (plus, for the own document, what
+//! the writer stored), and a sync state is persisted only after the chunks it depends on. A core
+//! rebuilt from storage after a crash — even one in the middle of carrying out the outputs of one
+//! input — converges again after reconnecting; the simulation checks exactly that.
+
+mod core;
+mod frame;
+mod peer;
+mod status;
+
+pub use crate::core::SyncCore;
+pub use crate::frame::{Frame, Input, Limits, Output, PROTOCOL_VERSION, Tuning};
+pub use crate::status::{PeerDocumentStatus, PeerStatus};
+pub use automerge::ChangeHash;
+
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod tests;
