@@ -357,13 +357,23 @@ impl DistrictDocument {
 
     /// The records that differ between two versions of this document (e.g. before and after
     /// changes arrived from a peer), so a reader can refresh just those. Each appears once.
+    ///
+    /// The first call scans the document; it then keeps Automerge's diff index (its "diff
+    /// cursor") at `after`, so the next call whose `before` is this call's `after` (the normal
+    /// case: consecutive batches of received changes) reads only the index of what changed,
+    /// instead of every op of the document.
     pub fn changed_records(
         &mut self,
         before: &[ChangeHash],
         after: &[ChangeHash],
     ) -> Vec<(RecordKind, RecordId)> {
+        let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        for patch in self.doc.diff(before, after) {
+        let patches = self.doc.diff(before, after);
+        if after == self.doc.get_heads().as_slice() {
+            self.doc.update_diff_cursor();
+        }
+        for patch in patches {
             let mut props = patch.path.iter().map(|(_, p)| p.to_string());
             let (first, second) = (props.next(), props.next());
             let (collection, key) = match (first, second) {
@@ -382,12 +392,18 @@ impl DistrictDocument {
                 _ => continue,
             };
             if let Ok(id) = key.parse::<RecordId>()
-                && !out.contains(&(kind, id))
+                && seen.insert((kind, id))
             {
                 out.push((kind, id));
             }
         }
         out
+    }
+
+    /// Starts [`Self::changed_records`]'s index at the current heads, for a caller that has just
+    /// read the whole document and wants only later changes.
+    pub fn mark_read(&mut self) {
+        self.doc.update_diff_cursor();
     }
 
     /// Commits pending edits as one change. `time` is seconds since the epoch (advisory).

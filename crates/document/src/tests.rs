@@ -402,3 +402,26 @@ fn changed_records_names_what_a_merge_brought() {
     assert_eq!(got, want);
     assert!(a.changed_records(&after, &after).is_empty());
 }
+
+#[test]
+fn consecutive_changed_records_calls_use_the_index_and_stay_exact() {
+    let mut a = DistrictDocument::new(district()).unwrap();
+    let mut replica = DistrictDocument::new(district()).unwrap();
+    let mut before = replica.heads();
+    for round in 0..3 {
+        let mut ids = Vec::new();
+        for _ in 0..=round {
+            let o = offering();
+            a.create_offering(&o).unwrap();
+            ids.push((RecordKind::Offering, o.id));
+        }
+        a.commit("round", 0);
+        replica.automerge().merge(a.automerge()).unwrap();
+        let after = replica.heads();
+        let mut got = replica.changed_records(&before, &after);
+        got.sort();
+        ids.sort();
+        assert_eq!(got, ids, "round {round}");
+        before = after;
+    }
+}

@@ -556,11 +556,30 @@ fn feed_events(
         changes.push(ViewChange::All(district_view(document, &name)));
         return (Vec::new(), changes);
     }
-    let changed = document.changed_records(&p.before, &p.after);
     let Ok(current) = view.read() else {
         return (Vec::new(), changes);
     };
     let known = current.districts.get(&doc);
+    let first_sight = known.is_none_or(|d| d.offerings.is_empty() && d.contacts.is_empty());
+    let changed = if first_sight {
+        // Nothing of this district is known yet (typically the initial sync of a whole
+        // document): every record is new, and reading them all beats diffing every op.
+        document.mark_read();
+        let mut all: Vec<(RecordKind, kreisnetz_model::RecordId)> = document
+            .ids(RecordKind::Contact)
+            .into_iter()
+            .map(|id| (RecordKind::Contact, id))
+            .collect();
+        all.extend(
+            document
+                .ids(RecordKind::Offering)
+                .into_iter()
+                .map(|id| (RecordKind::Offering, id)),
+        );
+        all
+    } else {
+        document.changed_records(&p.before, &p.after)
+    };
     let had_offering =
         |id: &kreisnetz_model::RecordId| known.is_some_and(|d| d.offerings.contains_key(id));
     let had_contact =
