@@ -61,6 +61,10 @@ pub struct DistrictDocument {
     doc: AutoCommit,
     offerings: ObjId,
     contacts: ObjId,
+    /// Heads of what is already stored: [`Self::take_unsaved`] returns only what came after.
+    /// (Automerge's own save cursor starts empty after a load, so its `save_incremental` would
+    /// return the whole document once more after every restart.)
+    saved: Vec<ChangeHash>,
 }
 
 impl std::fmt::Debug for DistrictDocument {
@@ -91,7 +95,7 @@ impl DistrictDocument {
     pub fn new(district: DistrictId) -> Result<Self, DocumentError> {
         let mut doc = genesis(&district)?;
         doc.set_actor(ActorId::random());
-        Self::wrap(district, doc)
+        Self::wrap(district, doc, Vec::new())
     }
 
     /// Loads a stored document: a snapshot (if any) followed by the concatenated change chunks
@@ -125,10 +129,15 @@ impl DistrictDocument {
             }
         }
         doc.set_actor(ActorId::random());
-        Self::wrap(district, doc)
+        let saved = doc.get_heads();
+        Self::wrap(district, doc, saved)
     }
 
-    fn wrap(district: DistrictId, doc: AutoCommit) -> Result<Self, DocumentError> {
+    fn wrap(
+        district: DistrictId,
+        doc: AutoCommit,
+        saved: Vec<ChangeHash>,
+    ) -> Result<Self, DocumentError> {
         let map = |key: &str| -> Result<ObjId, DocumentError> {
             match doc.get(ROOT, key)? {
                 Some((automerge::Value::Object(ObjType::Map), id)) => Ok(id),
@@ -144,17 +153,20 @@ impl DistrictDocument {
             doc,
             offerings,
             contacts,
+            saved,
         })
     }
 
     /// An independent copy with its own (random) actor.
     pub fn fork(&mut self) -> DistrictDocument {
-        let doc = self.doc.fork();
+        let mut doc = self.doc.fork();
+        let saved = doc.get_heads();
         DistrictDocument {
             district: self.district,
             doc,
             offerings: self.offerings.clone(),
             contacts: self.contacts.clone(),
+            saved,
         }
     }
 
@@ -422,7 +434,11 @@ impl DistrictDocument {
 
     /// The changes made since the last call (or since load), as one chunk to append to storage.
     pub fn take_unsaved(&mut self) -> Vec<u8> {
-        self.doc.save_incremental()
+        let bytes = self.doc.save_after(&self.saved);
+        if !bytes.is_empty() {
+            self.saved = self.doc.get_heads();
+        }
+        bytes
     }
 
     /// The whole document, compacted, for a snapshot.

@@ -425,3 +425,23 @@ fn consecutive_changed_records_calls_use_the_index_and_stay_exact() {
         before = after;
     }
 }
+
+#[test]
+fn a_loaded_document_has_nothing_unsaved() {
+    let mut doc = DistrictDocument::new(district()).unwrap();
+    doc.create_offering(&offering()).unwrap();
+    doc.commit("1", 0);
+    let stored = doc.take_unsaved();
+    assert!(!stored.is_empty());
+    assert!(doc.take_unsaved().is_empty());
+    let heads = doc.heads();
+    let mut loaded = DistrictDocument::load(district(), None, &stored, &heads).unwrap();
+    assert!(
+        loaded.take_unsaved().is_empty(),
+        "a restart must not store the document again"
+    );
+    loaded.create_offering(&offering()).unwrap();
+    loaded.commit("2", 0);
+    let next = loaded.take_unsaved();
+    assert!(!next.is_empty() && next.len() < stored.len());
+}
