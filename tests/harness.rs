@@ -6,24 +6,7 @@ use kreisnetz_proto::v1;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
-
-impl Bearer {
-    pub fn new(token: &str) -> Bearer {
-        Bearer(format!("Bearer {token}").parse().expect("ASCII token"))
-    }
-}
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
-        Ok(req)
-    }
-}
-
-pub type Authed = InterceptedService<Channel, Bearer>;
+pub use kreisnetz_proto::{AuthedChannel as Authed, Bearer};
 
 pub const NODE_BIN: &str = env!("CARGO_BIN_EXE_kreisnetz");
 pub const CTL_BIN: &str = env!("CARGO_BIN_EXE_kreisnetzctl");
@@ -182,7 +165,10 @@ impl TestNode {
 
     /// A channel that sends `token` with every call.
     pub async fn authed_as(&self, token: &str) -> Authed {
-        InterceptedService::new(self.channel().await, Bearer::new(token))
+        InterceptedService::new(
+            self.channel().await,
+            Bearer::new(token).expect("ASCII token"),
+        )
     }
 
     pub async fn offerings(&self) -> v1::offering_service_client::OfferingServiceClient<Authed> {

@@ -183,23 +183,11 @@ fn write_config(dir: &Path, config: &Config) -> Result<()> {
     Ok(())
 }
 
-type Authed = tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
-
-#[derive(Clone)]
-struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
-        Ok(req)
-    }
-}
-
-async fn client(d: &DemoNode) -> Result<Authed> {
+async fn client(d: &DemoNode) -> Result<kreisnetz_proto::AuthedChannel> {
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", d.node.api_addr))?
         .connect()
         .await?;
-    let bearer = Bearer(format!("Bearer {}", d.token).parse().context("token")?);
+    let bearer = kreisnetz_proto::Bearer::new(&d.token).context("the admin token is not ASCII")?;
     Ok(tonic::service::interceptor::InterceptedService::new(
         channel, bearer,
     ))
