@@ -233,6 +233,8 @@ impl Writer {
         self.doc.commit(message, now_secs());
         let chunk = self.doc.take_unsaved();
         if chunk.is_empty() {
+            // Nothing new (a restart): the heads are still news to the status.
+            let _ = self.published.heads.send(self.doc.heads());
             return Ok(());
         }
         let heads = self.heads_bytes();
