@@ -628,11 +628,16 @@ impl SyncCore {
             if self.docs.contains_key(&doc) {
                 tracing::info!(%doc, "syncing a newly trusted district's document");
                 for p in self.peers.values_mut() {
-                    p.untrusted_offers.remove(&doc);
+                    if p.untrusted_offers.remove(&doc) {
+                        // It sent us messages about it: it syncs it. (Not our own document:
+                        // that one is always trusted.)
+                        p.doc(doc, false).heard = true;
+                    }
                     // Whatever the peer sent while we refused it counts as sent on its side:
-                    // start over, and have the peer start over too.
+                    // start over, have the peer start over too, and offer the document afresh.
                     if let Some(pd) = p.docs.get_mut(&doc) {
                         pd.reset();
+                        pd.offered = false;
                     }
                 }
                 self.relay(doc, out);

@@ -135,22 +135,21 @@ impl PeerDoc {
     /// Restarts a stalled exchange: forgets what is in flight and what was sent, keeps only the
     /// heads both sides share (as a reconnect would), and asks the peer to do the same — the
     /// next message carries Automerge's sync-reset flag, on which the peer clears its record of
-    /// what it sent us. Without that, a change lost in transit stays "sent" on the other side
-    /// and is never sent again.
+    /// what it sent us. Without that, a change lost in transit (or refused by us) stays "sent"
+    /// on the other side and is never sent again.
     ///
-    /// Only a peer that advertised the flag is asked: for any other, Automerge would fall back to
-    /// announcing empty heads (as if we had lost everything) while recording our real heads as
-    /// sent — and a read-only state would then never tell the peer its real heads.
+    /// Every peer that passed the hello speaks [`crate::PROTOCOL_VERSION`] 1, whose sync
+    /// messages are Automerge 0.12's: it understands the flag (and the compressed whole-document
+    /// message), also when we have not heard that from it yet. (Left unknown, Automerge would fall
+    /// back to announcing empty heads, as if we had lost everything, while recording our real
+    /// heads as sent — and a read-only state would then never tell the peer its real heads.)
     pub fn reset(&mut self) {
         let old = &self.state;
         let mut state = State::decode(&old.encode()).unwrap_or_default();
         state.read_only = old.read_only;
         state.peer_read_only = old.peer_read_only;
-        state.their_capabilities.clone_from(&old.their_capabilities);
-        state.needs_reset = old
-            .their_capabilities
-            .as_ref()
-            .is_some_and(|caps| caps.contains(&Capability::SyncReset));
+        state.their_capabilities = Some(vec![Capability::MessageV2, Capability::SyncReset]);
+        state.needs_reset = true;
         self.state = state;
     }
 

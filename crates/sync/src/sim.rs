@@ -23,12 +23,14 @@
 //!   memory; its links break and come back through heals. Besides, after any input there is a
 //!   1 % chance that the node crashes **part-way through carrying out the outputs** (the outputs
 //!   before a random point were carried out, the rest never are);
-//! - **tick** (7 %): time jumps up to 20 s and one node gets `Tick`.
+//! - **trust change** (2 %): a node stops trusting a random other member district, or trusts
+//!   all again (`SetTrusted`);
+//! - **tick** (5 %): time jumps up to 20 s and one node gets `Tick`.
 //! - **Lossy mode** only (a transport a stream does not protect, or a shell bug): each delivered
 //!   sync frame is silently dropped with 4 % and duplicated with 4 % probability.
 //!
-//! Time advances 0–400 ms per step. After the chaotic phase every link is healed and released
-//! and frames are delivered until none are left; in reliable mode no tick happens in this
+//! Time advances 0–400 ms per step. After the chaotic phase every node trusts all members again,
+//! every link is healed and released, and frames are delivered until none are left; in reliable mode no tick happens in this
 //! phase (convergence must not depend on timers), in lossy mode time then jumps and every node
 //! ticks, up to 30 rounds, until the federation converged.
 //!
@@ -39,8 +41,8 @@
 //! - Each node's store reloads to exactly the heads its core holds (nothing applied was left
 //!   unpersisted, nothing persisted is missing).
 //! - No node ever closed a stream ([`Output::Disconnect`] is a protocol violation and honest
-//!   nodes commit none), nothing was refused except the untrusted outsider's document, and the
-//!   outsider's document never reached a member.
+//!   nodes commit none), nothing was refused but documents of districts the refusing node did
+//!   not trust at the time, and the untrusted outsider's document never reached a member.
 //! - No input produced two sync messages for the same (peer, document), and `Disconnected`
 //!   produces no outputs.
 //! - Deliveries in the final phase are bounded (no livelock).
@@ -258,6 +260,7 @@ pub(crate) struct Stats {
     pub dropped: u64,
     pub duplicated: u64,
     pub ticks: u64,
+    pub trust_changes: u64,
     pub rejected: u64,
     pub sync_bytes: u64,
     pub final_deliveries: u64,
@@ -414,6 +417,10 @@ impl Sim {
                 let i = self.rng.gen_range(0..self.nodes.len());
                 self.restart(i);
             }
+            93..=94 => {
+                let i = self.rng.gen_range(0..self.nodes.len());
+                self.change_trust(i);
+            }
             _ => {
                 self.now += self.rng.gen_range(0..20_000);
                 let i = self.rng.gen_range(0..self.nodes.len());
@@ -423,6 +430,45 @@ impl Sim {
                 self.carry_out(i, out);
             }
         }
+    }
+
+    /// The full trust list of node `i`: every member, and for the outsider everyone.
+    fn full_trust(&self, i: usize) -> Vec<DistrictId> {
+        let n = if i < self.scenario.nodes {
+            self.scenario.nodes
+        } else {
+            self.nodes.len()
+        };
+        (0..n).map(district).collect()
+    }
+
+    /// Node `i` stops trusting a random other member district, or trusts all again.
+    fn change_trust(&mut self, i: usize) {
+        let full = self.full_trust(i);
+        let mut trusted = self.nodes[i].trusted.clone();
+        if trusted.len() < full.len() && self.rng.gen_bool(0.5) {
+            trusted = full;
+        } else {
+            let d = district(self.rng.gen_range(0..self.scenario.nodes));
+            if d == self.nodes[i].district {
+                return;
+            }
+            trusted.retain(|t| *t != d);
+        }
+        self.set_trust(i, trusted);
+    }
+
+    fn set_trust(&mut self, i: usize, trusted: Vec<DistrictId>) {
+        if trusted == self.nodes[i].trusted {
+            return;
+        }
+        self.stats.trust_changes += 1;
+        self.note(format!("node {i} trusts {} districts", trusted.len()));
+        self.nodes[i].trusted.clone_from(&trusted);
+        let out = self.nodes[i]
+            .core
+            .handle(Input::SetTrusted { districts: trusted });
+        self.carry_out(i, out);
     }
 
     fn pick_link(&mut self, pred: impl Fn(&LinkState) -> bool) -> Option<(usize, usize)> {
@@ -680,13 +726,9 @@ impl Sim {
                 Output::Rejected { peer, doc, reason } => {
                     self.stats.rejected += 1;
                     let from = self.index[&peer];
-                    // Only the outsider's document may be refused, and only by members.
-                    let outsider = self
-                        .scenario
-                        .outsider
-                        .then(|| district(self.scenario.nodes));
+                    // Only documents of districts the node does not trust (now) are refused.
                     assert!(
-                        doc.is_some() && doc == outsider,
+                        doc.is_some_and(|d| !self.nodes[i].trusted.contains(&d)),
                         "node {i} refused {doc:?} from node {from}: {reason}\n{}",
                         self.context()
                     );
@@ -699,6 +741,10 @@ impl Sim {
     fn settle(&mut self) {
         self.chaos = false;
         self.note("settle".into());
+        for i in 0..self.nodes.len() {
+            let full = self.full_trust(i);
+            self.set_trust(i, full);
+        }
         let keys: Vec<(usize, usize)> = self.links.keys().copied().collect();
         for (a, b) in keys {
             self.set_held(a, b, false);
@@ -828,7 +874,7 @@ proptest! {
         seed in any::<u64>(),
         nodes in 3usize..=9,
         topology in topology(),
-        steps in 40usize..250,
+        steps in 30usize..200,
         outsider in any::<bool>(),
     ) {
         Sim::new(Scenario { seed, nodes, topology, lossy: false, steps, outsider }).run();
@@ -841,7 +887,7 @@ proptest! {
         seed in any::<u64>(),
         nodes in 3usize..=9,
         topology in topology(),
-        steps in 40usize..250,
+        steps in 30usize..200,
         outsider in any::<bool>(),
     ) {
         Sim::new(Scenario { seed, nodes, topology, lossy: true, steps, outsider }).run();

@@ -112,7 +112,8 @@ impl Net {
         self.cut(node(a), node(b));
     }
 
-    /// Delivers until nothing is left; returns the sync-message bytes delivered.
+    /// Delivers until nothing is left; returns the sync-message bytes delivered. With
+    /// `SHOW_FRAMES` set, prints a summary of each sync message.
     fn pump(&mut self) -> u64 {
         let mut bytes = 0;
         let mut budget = 100_000;
