@@ -457,7 +457,7 @@ impl Writer {
                     kind: RecordKind::Offering,
                     id: patch.id,
                 })?;
-                check_etag(etag, &convert::offering_to_proto(&o).etag, &o.id)?;
+                check_etag(etag, || convert::offering_to_proto(&o).etag, &o.id)?;
                 for f in fields {
                     f.copy(patch, &mut o);
                 }
@@ -474,7 +474,7 @@ impl Writer {
                     kind: RecordKind::Offering,
                     id: *id,
                 })?;
-                check_etag(etag, &convert::offering_to_proto(&o).etag, id)?;
+                check_etag(etag, || convert::offering_to_proto(&o).etag, id)?;
                 self.doc.delete_offering(id).map_err(doc_error)?;
                 Ok(Applied::deleted(
                     Kind::OfferingDeleted,
@@ -502,7 +502,7 @@ impl Writer {
                     kind: RecordKind::Contact,
                     id: patch.id,
                 })?;
-                check_etag(etag, &convert::contact_to_proto(&c).etag, &c.id)?;
+                check_etag(etag, || convert::contact_to_proto(&c).etag, &c.id)?;
                 for f in fields {
                     f.copy(patch, &mut c);
                 }
@@ -516,7 +516,7 @@ impl Writer {
                     kind: RecordKind::Contact,
                     id: *id,
                 })?;
-                check_etag(etag, &convert::contact_to_proto(&c).etag, id)?;
+                check_etag(etag, || convert::contact_to_proto(&c).etag, id)?;
                 let referenced: Vec<String> = self
                     .local
                     .offerings
@@ -579,17 +579,27 @@ fn apply_to_view(view: &mut DistrictView, applied: &Applied) {
     }
 }
 
-fn check_etag(wanted: &Option<String>, current: &str, id: &RecordId) -> Result<(), WriteError> {
-    match wanted {
-        Some(e) if !e.is_empty() && e != current => Err(WriteError::FailedPrecondition {
-            kind: "ETAG",
-            subject: id.to_string(),
-            description: format!(
-                "etag {e} is stale: the record changed since you read it (now {current}); read it again"
-            ),
-        }),
-        _ => Ok(()),
+/// Compares a client's etag with the record's; the current etag (an encoding and a hash on the
+/// writer thread) is computed only when the client sent one.
+fn check_etag(
+    wanted: &Option<String>,
+    current: impl FnOnce() -> String,
+    id: &RecordId,
+) -> Result<(), WriteError> {
+    let Some(e) = wanted.as_deref().filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    let current = current();
+    if e == current {
+        return Ok(());
     }
+    Err(WriteError::FailedPrecondition {
+        kind: "ETAG",
+        subject: id.to_string(),
+        description: format!(
+            "etag {e} is stale: the record changed since you read it (now {current}); read it again"
+        ),
+    })
 }
 
 fn doc_error(e: DocumentError) -> WriteError {
