@@ -10,3 +10,4 @@ mod cli;
 mod durability;
 mod federation;
 mod feed;
+mod metrics;

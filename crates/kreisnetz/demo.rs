@@ -67,6 +67,9 @@ async fn demo(options: DemoOptions) -> Result<()> {
             .context("--base-port too high")?;
         config.api.listen = ([127, 0, 0, 1], port).into();
         config.federation.listen = ([127, 0, 0, 1], port + 1).into();
+        // The default (API port + 2) is the next node's API port; any free port will do
+        // (each node's data directory names it in metrics.addr).
+        config.metrics.listen = Some(([127, 0, 0, 1], 0).into());
         config.federation.backoff_min_ms = 50;
         config.federation.backoff_max_ms = 2_000;
         write_config(&dir, &config)?;

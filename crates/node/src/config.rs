@@ -4,7 +4,7 @@
 //! Precedence, lowest first: built-in defaults, `<data-dir>/kreisnetz.toml`, environment
 //! variables `KREISNETZ_<SECTION>__<KEY>` (e.g. `KREISNETZ_API__LISTEN=127.0.0.1:7800`), then
 //! command-line flags of `kreisnetz serve`.
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -24,6 +24,7 @@ pub struct Config {
     pub federation: FederationConfig,
     pub log: LogConfig,
     pub storage: StorageConfig,
+    pub metrics: MetricsConfig,
     /// The nodes this node talks to: each is dialed (if it has an address) and accepted.
     pub peers: Vec<PeerConfig>,
     /// The districts whose documents this node accepts, holds and passes on.
@@ -104,6 +105,26 @@ pub struct StorageConfig {
     pub compact_min_bytes: u64,
     /// Most writes that share one flush (group commit).
     pub max_batch: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve Prometheus metrics at `http://<listen>/metrics`.
+    pub enabled: bool,
+    /// Where the metrics endpoint listens (plain HTTP: metrics hold no secrets). Unset: on
+    /// loopback, on the API port + 2 (7702 by default; port 0 if the API port is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            listen: None,
+        }
+    }
 }
 
 impl Default for ApiConfig {
@@ -195,6 +216,28 @@ impl Config {
             })
     }
 
+    /// Where the metrics endpoint listens: `metrics.listen`, or derived from `api.listen`;
+    /// `None` if metrics are disabled (or no port can be derived, which `check` refuses).
+    pub fn metrics_listen(&self) -> Option<SocketAddr> {
+        if !self.metrics.enabled {
+            return None;
+        }
+        if let Some(listen) = self.metrics.listen {
+            return Some(listen);
+        }
+        let api = self.api.listen;
+        let ip = if api.ip().is_loopback() {
+            api.ip()
+        } else {
+            Ipv4Addr::LOCALHOST.into()
+        };
+        let port = match api.port() {
+            0 => 0,
+            port => port.checked_add(2)?,
+        };
+        Some(SocketAddr::new(ip, port))
+    }
+
     /// Rules that serde cannot express.
     pub fn check(&self) -> Result<(), String> {
         if !matches!(self.log.format.as_str(), "text" | "json") {
@@ -230,6 +273,13 @@ impl Config {
             return Err(
                 "federation.backoff_min_ms must be at least 1 and not above backoff_max_ms".into(),
             );
+        }
+        if self.metrics.enabled && self.metrics_listen().is_none() {
+            return Err(format!(
+                "metrics.listen is not set and the API port {} + 2 is not a port: set \
+                 metrics.listen, or metrics.enabled = false",
+                self.api.listen.port()
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for p in &self.peers {
@@ -343,6 +393,35 @@ mod tests {
         assert!(c.check().unwrap_err().contains("together"));
         c.api.tls_key = Some("key.pem".into());
         c.check().unwrap();
+    }
+
+    #[test]
+    fn metrics_listen_follows_the_api_port_unless_set_or_disabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::default();
+        assert_eq!(c.metrics_listen(), Some("127.0.0.1:7702".parse().unwrap()));
+        c.api.listen = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(c.metrics_listen(), Some("127.0.0.1:0".parse().unwrap()));
+        c.api.listen = "[::1]:7800".parse().unwrap();
+        assert_eq!(c.metrics_listen(), Some("[::1]:7802".parse().unwrap()));
+        // An API beyond loopback does not take the metrics with it.
+        c.api.listen = "0.0.0.0:7800".parse().unwrap();
+        assert_eq!(c.metrics_listen(), Some("127.0.0.1:7802".parse().unwrap()));
+        c.api.listen = "127.0.0.1:65535".parse().unwrap();
+        assert!(c.check().unwrap_err().contains("metrics.listen"));
+
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[metrics]\nlisten = \"0.0.0.0:9464\"\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.metrics_listen(), Some("0.0.0.0:9464".parse().unwrap()));
+        std::fs::write(dir.path().join(CONFIG_FILE), "[metrics]\nenabled = false\n").unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.metrics_listen(), None);
+        c.save(dir.path()).unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), c);
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub struct RunningNode {
     pub federation_addr: SocketAddr,
     /// Run-time control of peers and trusted districts (also used for SIGHUP).
     pub admin: Arc<FederationAdmin>,
+    /// The node's Prometheus metrics, and where they are served (`None`: disabled).
+    pub metrics: crate::metrics::Metrics,
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_server: Option<crate::metrics::MetricsServer>,
     fed_server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
     sync: std::thread::JoinHandle<()>,
     pub district: kreisnetz_model::DistrictId,
@@ -137,6 +141,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         feed_head,
         heads: heads_tx,
     });
+    let metrics = crate::metrics::Metrics::new();
     let mut writer = Writer::new(
         district,
         doc,
@@ -238,6 +243,15 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let metrics_server = crate::metrics::start(
+        &config,
+        data_dir,
+        metrics.clone(),
+        fed_status.clone(),
+        shutdown_rx.clone(),
+    )
+    .await
+    .map_err(StartError::Other)?;
 
     let node_identity = Arc::new(identity.node.clone());
     let pinned = PinnedPeers::new(config.peers.iter().map(|p| p.node_id));
@@ -371,6 +385,9 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         api_addr,
         federation_addr,
         admin,
+        metrics,
+        metrics_addr: metrics_server.as_ref().map(|m| m.addr),
+        metrics_server,
         fed_server,
         sync: sync_join,
         district,
@@ -410,6 +427,9 @@ impl RunningNode {
             .is_err()
         {
             fed_server.abort();
+        }
+        if let Some(metrics_server) = self.metrics_server {
+            metrics_server.stop(self.grace).await;
         }
         drop(self.admin);
         // The servers owned the last writer and sync handles; both drain their queues and end.
