@@ -415,6 +415,12 @@ impl DistrictDocument {
     /// Starts [`Self::changed_records`]'s index at the current heads, for a caller that has just
     /// read the whole document and wants only later changes.
     pub fn mark_read(&mut self) {
+        // Automerge 0.12 logs every applied remote change into the patch log (active or not),
+        // and `update_diff_cursor` alone only `clear`s that log, which keeps its capacity: after
+        // the first sync of a district ~3 KiB per offering (6 MiB at 2,000), held for as long as
+        // the document lives. Resetting first drops the log; the update then starts an empty one
+        // at the current heads. (Guarded by tests/memory.rs.)
+        self.doc.reset_diff_cursor();
         self.doc.update_diff_cursor();
     }
 
