@@ -389,14 +389,15 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving_other
         frame: Some(v1::federation_frame::Frame::Sync(v1::SyncMessage {
             document_id: sa.district_id.clone(),
             message: vec![0xde, 0xad, 0xbe, 0xef],
+            ..Default::default()
         })),
     };
     let hello = v1::FederationFrame {
         frame: Some(v1::federation_frame::Frame::Hello(v1::Hello {
-            protocol_version: 1,
+            protocol_version: 2,
             node_id: rogue.id.to_string(),
             district_id: sa.district_id.clone(),
-            documents: vec![],
+            ..Default::default()
         })),
     };
     tokio::time::timeout(
@@ -415,6 +416,7 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving_other
         frame: Some(v1::federation_frame::Frame::Sync(v1::SyncMessage {
             document_id: sa.district_id.clone(),
             message: vec![7; 17 << 20],
+            ..Default::default()
         })),
     };
     tokio::time::timeout(

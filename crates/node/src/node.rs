@@ -207,6 +207,25 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
             max_document_bytes: config.federation.max_document_bytes,
         },
     );
+    // The owners' signatures stored with each document (checked again by the core), and the
+    // district key, with which the core signs the own document's heads after each change.
+    let mut records = Vec::new();
+    for doc in core.documents() {
+        match store.meta(&crate::federation::shell::signed_key(&doc)) {
+            Ok(Some(bytes)) => match kreisnetz_sync::signed::decode_list(&bytes) {
+                Ok(list) => records.extend(list),
+                Err(e) => {
+                    tracing::warn!(%doc, error = %e, "ignoring unreadable signed-heads records")
+                }
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%doc, error = %e, "cannot read signed-heads records"),
+        }
+    }
+    let now_ms = kreisnetz_model::Timestamp::now().0.max(0) as u64;
+    let core = core
+        .with_signed(records)
+        .with_district_key(identity.district.clone(), now_ms);
     let fed_status = Arc::new(RwLock::new(FederationStatus::default()));
     let trusted_names = Arc::new(RwLock::new(trusted_names));
     let shell = Shell::new(
@@ -221,6 +240,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
     );
     let sync_join = shell
         .with_stored_sizes(stored_sizes, config.storage.compact_min_bytes)
+        .with_metrics(metrics.clone())
         .spawn(sync_rx);
     let (writer_handle, writer_join) = writer.with_sync(sync_tx.clone()).spawn(4096);
 

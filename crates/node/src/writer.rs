@@ -244,6 +244,7 @@ impl Writer {
                 chunk: &chunk,
                 heads: &heads,
                 feed_events: &[],
+                meta: None,
             })
             .and_then(|_| self.store.flush())
             .map_err(|e| WriteError::Storage(e.to_string()))?;
@@ -323,6 +324,7 @@ impl Writer {
                     chunk: &chunk,
                     heads: &heads,
                     feed_events: &events,
+                    meta: None,
                 })
                 .and_then(|seqs| self.store.flush().map(|()| seqs));
             match stored {

@@ -76,6 +76,9 @@ pub struct Commit<'a> {
     pub chunk: &'a [u8],
     pub heads: &'a [[u8; 32]],
     pub feed_events: &'a [Vec<u8>],
+    /// A metadata entry (key, value) written in the same atomic batch: e.g. the signatures that
+    /// cover the document as stored, which must never be older or newer than its chunks.
+    pub meta: Option<(&'a str, &'a [u8])>,
 }
 
 impl fmt::Debug for Commit<'_> {

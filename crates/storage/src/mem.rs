@@ -62,6 +62,7 @@ enum Op {
         chunk: Bytes,
         heads: Heads,
         events: Vec<Bytes>,
+        meta: Option<(String, Bytes)>,
     },
     Compact {
         doc: String,
@@ -87,11 +88,18 @@ impl Data {
                 chunk,
                 heads,
                 events,
+                meta,
             } => {
                 let entry = self.docs.entry(doc.clone()).or_default();
                 entry.chunks.push(chunk.clone());
                 entry.heads.clone_from(heads);
                 self.feed.extend(events.iter().cloned());
+                if let Some((key, value)) = meta {
+                    self.apply(&Op::Meta {
+                        key: key.clone(),
+                        value: value.clone(),
+                    });
+                }
             }
             Op::Compact {
                 doc,
@@ -166,6 +174,7 @@ impl Store for MemStore {
             chunk: commit.chunk.into(),
             heads: commit.heads.to_vec(),
             events: commit.feed_events.iter().map(|e| e[..].into()).collect(),
+            meta: commit.meta.map(|(k, v)| (k.to_owned(), v.into())),
         });
         Ok((head - count + 1..=head).collect())
     }

@@ -449,6 +449,11 @@ impl Store for SledStore {
         let key = doc_key(commit.doc);
         batch.insert(key.as_slice(), codec::seal(&key, &record.encode()));
 
+        if let Some((name, value)) = commit.meta {
+            let key = meta_key(name);
+            batch.insert(key.as_slice(), codec::seal(&key, value));
+        }
+
         let head = self.feed_head.load(Ordering::Acquire);
         let seqs: Vec<u64> = (1..=commit.feed_events.len() as u64)
             .map(|i| head + i)
@@ -589,6 +594,7 @@ mod tests {
                     chunk,
                     heads,
                     feed_events: events,
+                    meta: None,
                 })
                 .unwrap()
         };
@@ -675,6 +681,7 @@ mod tests {
                 chunk: b"b1",
                 heads: &[],
                 feed_events: &[b"e".to_vec()],
+                meta: None,
             }),
             "record of document",
         );

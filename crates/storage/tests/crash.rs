@@ -91,6 +91,7 @@ fn crash_child() {
                     chunk: &chunk_of(i),
                     heads: &[heads_of(i)],
                     feed_events: &[event_of(i)],
+                    meta: None,
                 })
                 .expect("commit");
             assert_eq!(seqs, vec![i + 1]);

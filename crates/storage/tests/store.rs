@@ -71,6 +71,7 @@ fn commit(
             chunk,
             heads,
             feed_events: &events,
+            meta: None,
         })
         .unwrap()
 }
@@ -555,6 +556,7 @@ fn stores_work_as_trait_objects() {
                 chunk: b"c",
                 heads: &[],
                 feed_events: &[b"e".to_vec()],
+                meta: None,
             })
             .unwrap();
         store.flush().unwrap();
@@ -658,7 +660,7 @@ proptest! {
             match op {
                 Op::Commit { doc, chunk, heads, events } => {
                     let heads = to_heads(&heads);
-                    let c = Commit { doc: DOCS[doc], chunk: &chunk, heads: &heads, feed_events: &events };
+                    let c = Commit { doc: DOCS[doc], chunk: &chunk, heads: &heads, feed_events: &events, meta: None };
                     let from_sled = sled.commit(c).unwrap();
                     let from_mem = mem.commit(c).unwrap();
                     prop_assert_eq!(&from_sled, &from_mem);

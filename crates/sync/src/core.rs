@@ -12,71 +12,19 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::ChangeHash;
-use automerge::sync::{Message, SyncDoc};
+use automerge::sync::{ChunkList, Message, SyncDoc};
 use kreisnetz_document::DistrictDocument;
+use kreisnetz_identity::DistrictKey;
 use kreisnetz_model::{DistrictId, NodeId};
 
-use crate::frame::{Frame, Input, Limits, Output, PROTOCOL_VERSION, Tuning};
+use crate::frame::{Frame, Input, Limits, Output, PROTOCOL_VERSION, RejectKind, Tuning};
+use crate::held::{Coverage, Held};
 use crate::peer::{Hello, Peer, PeerDoc};
-use crate::status::{PeerDocumentStatus, PeerStatus};
+use crate::signed::SignedHeads;
+use crate::status::{DocumentSigning, PeerDocumentStatus, PeerStatus};
 
 /// How many documents of untrusted districts a peer's hello and offers are remembered for.
 const MAX_REMEMBERED_UNTRUSTED: usize = 1024;
-
-/// A document the core holds.
-struct Held {
-    doc: DistrictDocument,
-    /// The current heads (kept so that read-only calls need no `&mut`).
-    heads: Vec<ChangeHash>,
-    /// The saved-size estimate: the compact size when first needed, plus every chunk since.
-    size: Option<u64>,
-    /// Change bytes received but not applied yet (Automerge queues changes whose dependencies
-    /// are missing), so that a document cannot outgrow its limit in pieces.
-    queued: u64,
-}
-
-impl Held {
-    /// Takes a document whose content is already persisted.
-    fn new(mut doc: DistrictDocument) -> Self {
-        let heads = doc.heads();
-        Held {
-            doc,
-            heads,
-            size: None,
-            queued: 0,
-        }
-    }
-
-    /// A new replica of `district`'s document: its deterministic genesis, identical to the one
-    /// every other node starts from (and that loading from storage starts from).
-    fn genesis(district: DistrictId) -> Option<Self> {
-        match DistrictDocument::new(district) {
-            Ok(doc) => Some(Held::new(doc)),
-            Err(e) => {
-                tracing::error!(doc = %district, error = %e, "cannot create a document");
-                None
-            }
-        }
-    }
-
-    fn size(&mut self) -> u64 {
-        match self.size {
-            Some(size) => size,
-            None => {
-                let size = self.doc.save().len() as u64;
-                self.size = Some(size);
-                size
-            }
-        }
-    }
-
-    /// Records that `bytes` of changes were applied.
-    fn grew(&mut self, bytes: usize) {
-        if let Some(size) = &mut self.size {
-            *size = size.saturating_add(bytes as u64);
-        }
-    }
-}
 
 /// The federation sync state machine of one node. See the crate documentation.
 pub struct SyncCore {
@@ -89,6 +37,11 @@ pub struct SyncCore {
     peers: BTreeMap<NodeId, Peer>,
     /// The latest time an input brought.
     now_ms: u64,
+    /// The own district's key, to sign the own document's heads.
+    key: Option<DistrictKey>,
+    /// Outputs made while building the core (a signature made at start), for
+    /// [`SyncCore::take_start_outputs`].
+    pending: Vec<Output>,
 }
 
 impl std::fmt::Debug for SyncCore {
@@ -137,7 +90,90 @@ impl SyncCore {
             docs,
             peers: BTreeMap::new(),
             now_ms: 0,
+            key: None,
+            pending: Vec::new(),
         }
+    }
+
+    /// The signed-heads records loaded from storage (each is checked again; a record that does
+    /// not verify is dropped with a log line).
+    pub fn with_signed(mut self, records: Vec<SignedHeads>) -> Self {
+        for r in records {
+            let doc = r.doc;
+            let Some(held) = self.docs.get_mut(&doc) else {
+                continue;
+            };
+            if let Err(e) = held.take_records(doc, vec![r]) {
+                tracing::warn!(%doc, error = %e, "dropping a stored signed-heads record that does not verify");
+            }
+        }
+        self
+    }
+
+    /// What the node knows about the owner's signatures over `doc`.
+    pub fn signing(&self, doc: &DistrictId) -> Option<DocumentSigning> {
+        let held = self.docs.get(doc)?;
+        let newest = held.newest_held();
+        let mut heads = held.heads.clone();
+        heads.sort();
+        Some(DocumentSigning {
+            seq: newest.map(|r| r.seq),
+            time_ms: newest.map(|r| r.time_ms),
+            newest_seen_seq: held.newest_seq(),
+            covered: held.signed.iter().any(|r| r.heads == heads) || held.signed.len() > 1,
+            quarantined_changes: held.quarantine.len(),
+            quarantined_bytes: held.quarantined_bytes,
+        })
+    }
+
+    /// The signed-heads records that cover `doc` as held now.
+    pub fn signed(&self, doc: &DistrictId) -> Vec<SignedHeads> {
+        self.docs
+            .get(doc)
+            .map(|h| h.signed.clone())
+            .unwrap_or_default()
+    }
+
+    /// The key of the own district: the core signs the own document's heads after each local
+    /// change (and now, if what is stored is not covered by a stored record — data from before
+    /// signing existed, or a crash between a write and its signature). Without it (tests of other
+    /// parts), the own changes go out unsigned and peers quarantine them.
+    pub fn with_district_key(mut self, key: DistrictKey, now_ms: u64) -> Self {
+        if key.id() != self.own_district {
+            tracing::error!(district = %self.own_district, key = %key.id(), "the district key is not the key of this node's district; not signing");
+            return self;
+        }
+        self.key = Some(key);
+        self.advance(now_ms);
+        let own = self.own_district;
+        let covered = self.signing(&own).is_some_and(|s| s.covered);
+        if !covered {
+            let mut out = Vec::new();
+            self.sign_own(&mut out);
+            self.pending.extend(out);
+        }
+        self
+    }
+
+    /// What the shell is to do before the first input: persist a signature made at start (see
+    /// [`SyncCore::with_district_key`]).
+    pub fn take_start_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Signs the own document's current heads with the next sequence number.
+    fn sign_own(&mut self, out: &mut Vec<Output>) {
+        let own = self.own_district;
+        let (Some(key), Some(held)) = (&self.key, self.docs.get_mut(&own)) else {
+            return;
+        };
+        let seq = held.newest_seq().map_or(1, |s| s + 1);
+        let record = SignedHeads::sign(key, &held.heads, seq, self.now_ms);
+        held.take_own_record(record);
+        out.push(Output::PersistSigned {
+            doc: own,
+            signed: held.kept_records(),
+        });
     }
 
     /// The same core with other timing and tolerance.
@@ -226,7 +262,14 @@ impl SyncCore {
                             _ => false,
                         };
                         let pd = p.docs.get(&doc);
+                        let their_signed_seq = pd.and_then(|pd| pd.their_seq);
+                        let newest = self.docs.get(&doc).and_then(Held::newest_seq);
                         PeerDocumentStatus {
+                            their_signed_seq,
+                            behind_signed: match (their_signed_seq, newest) {
+                                (Some(theirs), Some(ours)) => theirs < ours,
+                                _ => false,
+                            },
                             doc,
                             their_heads,
                             in_sync,
@@ -250,6 +293,9 @@ impl SyncCore {
                     bytes_sent: p.bytes_sent,
                     bytes_received: p.bytes_received,
                     offences: p.offences,
+                    bad_signatures: p.bad_signatures,
+                    unsigned_changes: p.unsigned_changes,
+                    stale_records: p.stale_records,
                     documents,
                 }
             })
@@ -279,6 +325,12 @@ impl SyncCore {
                 .iter()
                 .filter(|(d, _)| self.trusted.contains(d))
                 .map(|(d, h)| (*d, h.heads.clone()))
+                .collect(),
+            signed: self
+                .docs
+                .iter()
+                .filter(|(d, _)| self.trusted.contains(d))
+                .flat_map(|(_, h)| h.signed.iter().cloned())
                 .collect(),
         }
     }
@@ -327,14 +379,62 @@ impl SyncCore {
                 district,
                 protocol_version,
                 documents,
-            } => self.hello(peer, node, district, protocol_version, documents, out),
+                signed,
+            } => self.hello(
+                peer,
+                node,
+                district,
+                protocol_version,
+                documents,
+                signed,
+                out,
+            ),
             Frame::Sync { .. } if p.hello.is_none() => {
                 self.disconnect(peer, "a sync frame before the hello".into(), out)
             }
-            Frame::Sync { doc, message } => self.sync(peer, doc, &message, out),
+            Frame::Sync {
+                doc,
+                message,
+                signed,
+                signed_seq,
+            } => self.sync(peer, doc, &message, signed, signed_seq, out),
+            Frame::Signed { .. } if p.hello.is_none() => {
+                self.disconnect(peer, "a signed-heads frame before the hello".into(), out)
+            }
+            Frame::Signed { doc, signed } => {
+                if signed.len() > crate::signed::MAX_SIGNED_HEADS {
+                    let reason = format!("{} signed-heads records in one frame", signed.len());
+                    return self.disconnect(peer, reason, out);
+                }
+                if !self.trusted.contains(&doc) {
+                    return;
+                }
+                if let Entry::Vacant(e) = self.docs.entry(doc) {
+                    // Like a sync message about it: a trusted document we lack is started.
+                    let Some(held) = Held::genesis(doc) else {
+                        return;
+                    };
+                    tracing::info!(%peer, %doc, "starting a replica of a document a peer signed for");
+                    e.insert(held);
+                    self.relay_except(doc, peer, out);
+                }
+                let before = self.docs.get(&doc).map(Held::record_signatures);
+                if self.take_records(peer, doc, signed, true, out)
+                    && self.docs.get(&doc).map(Held::record_signatures) != before
+                {
+                    self.release_quarantine(doc, out);
+                    self.relay_signed(doc, out);
+                }
+            }
+            Frame::Notice { doc, reason } => {
+                tracing::warn!(%peer, doc = ?doc, %reason, "the peer refused something of ours");
+                out.push(Output::PeerNotice { peer, doc, reason });
+            }
         }
     }
 
+    // The hello's fields, one by one: a struct for them would only be unpacked again here.
+    #[allow(clippy::too_many_arguments)]
     fn hello(
         &mut self,
         peer: NodeId,
@@ -342,6 +442,7 @@ impl SyncCore {
         district: DistrictId,
         protocol_version: u32,
         documents: Vec<(DistrictId, Vec<ChangeHash>)>,
+        signed: Vec<SignedHeads>,
         out: &mut Vec<Output>,
     ) {
         if node != peer {
@@ -403,6 +504,12 @@ impl SyncCore {
             self.docs.insert(doc, held);
             created.push(doc);
         }
+        // The owners' signatures it holds, before anything is sent: the first messages about
+        // the new documents carry them on.
+        self.hello_records(peer, signed, out);
+        if self.peers.get(&peer).is_none_or(|p| p.hello.is_none()) {
+            return;
+        }
         // Start every exchange this peer wants: the documents it announced (those we had at
         // `Connected` already got their first message; this yields nothing new for them) and
         // those we started since.
@@ -417,7 +524,105 @@ impl SyncCore {
         }
     }
 
-    fn sync(&mut self, peer: NodeId, doc: DistrictId, message: &[u8], out: &mut Vec<Output>) {
+    /// The records a peer's hello carried: verified and kept like those of a sync frame.
+    fn hello_records(&mut self, peer: NodeId, signed: Vec<SignedHeads>, out: &mut Vec<Output>) {
+        let mut by_doc: BTreeMap<DistrictId, Vec<SignedHeads>> = BTreeMap::new();
+        for r in signed {
+            if self.trusted.contains(&r.doc) && self.docs.contains_key(&r.doc) {
+                let list = by_doc.entry(r.doc).or_default();
+                if list.len() < crate::signed::MAX_SIGNED_HEADS {
+                    list.push(r);
+                }
+            }
+        }
+        for (doc, records) in by_doc {
+            let before = self.docs.get(&doc).map(Held::record_signatures);
+            if !self.take_records(peer, doc, records, true, out) {
+                return;
+            }
+            if self.docs.get(&doc).map(Held::record_signatures) != before {
+                self.release_quarantine(doc, out);
+                self.relay_signed(doc, out);
+            }
+        }
+    }
+
+    /// Verifies and keeps records of `doc` from `peer`. A bad one is an offence: the peer is
+    /// told, the caller drops what came with it. Returns whether the caller may go on (the
+    /// records were good and the peer is still connected).
+    fn take_records(
+        &mut self,
+        peer: NodeId,
+        doc: DistrictId,
+        records: Vec<SignedHeads>,
+        persist_records: bool,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        if records.is_empty() {
+            return true;
+        }
+        let max_offences = self.tuning.max_offences;
+        let (Some(held), Some(p)) = (self.docs.get_mut(&doc), self.peers.get_mut(&peer)) else {
+            return false;
+        };
+        let before = held.record_signatures();
+        match held.take_records(doc, records) {
+            Ok(taken) => {
+                if persist_records && held.record_signatures() != before {
+                    out.push(Output::PersistSigned {
+                        doc,
+                        signed: held.kept_records(),
+                    });
+                }
+                let pd = p.doc(doc);
+                pd.their_seq = pd.their_seq.max(taken.max_seq);
+                // An older signed state than ours: not taken. A relay that is behind sends one
+                // on every new connection, so this is no offence; the peer's status shows it
+                // (and a peer that stays behind while others are not holds the newest back).
+                for (seq, newest) in taken.stale {
+                    p.stale_records += 1;
+                    tracing::info!(%peer, %doc, seq, newest, "a peer showed an older signed state than one we hold");
+                }
+                true
+            }
+            Err(e) => {
+                p.offences += 1;
+                p.bad_signatures += 1;
+                let too_many = p.offences > max_offences;
+                let reason = format!(
+                    "a signed-heads record of {doc} was refused: {e}; the whole message was dropped"
+                );
+                tracing::warn!(%peer, %doc, error = %e, "refusing a message with a bad signature");
+                out.push(Output::Rejected {
+                    peer,
+                    doc: Some(doc),
+                    kind: RejectKind::BadSignature,
+                    reason: reason.clone(),
+                });
+                out.push(Output::Send {
+                    peer,
+                    frame: Frame::Notice {
+                        doc: Some(doc),
+                        reason,
+                    },
+                });
+                if too_many {
+                    self.disconnect(peer, format!("more than {max_offences} offences"), out);
+                }
+                false
+            }
+        }
+    }
+
+    fn sync(
+        &mut self,
+        peer: NodeId,
+        doc: DistrictId,
+        message: &[u8],
+        signed: Vec<SignedHeads>,
+        signed_seq: u64,
+        out: &mut Vec<Output>,
+    ) {
         let len = message.len();
         if len > self.limits.max_message_bytes {
             let reason = format!(
@@ -427,17 +632,22 @@ impl SyncCore {
             out.push(Output::Rejected {
                 peer,
                 doc: Some(doc),
+                kind: RejectKind::Protocol,
                 reason: reason.clone(),
             });
             return self.disconnect(peer, reason, out);
         }
-        let message = match Message::decode(message) {
+        let mut message = match Message::decode(message) {
             Ok(m) => m,
             Err(e) => {
                 let reason = format!("an undecodable sync message for {doc}: {e}");
                 return self.disconnect(peer, reason, out);
             }
         };
+        if signed.len() > crate::signed::MAX_SIGNED_HEADS {
+            let reason = format!("{} signed-heads records in one frame", signed.len());
+            return self.disconnect(peer, reason, out);
+        }
         if !self.trusted.contains(&doc) {
             if let Some(p) = self.peers.get_mut(&peer) {
                 p.bytes_received += len as u64;
@@ -449,6 +659,7 @@ impl SyncCore {
             out.push(Output::Rejected {
                 peer,
                 doc: Some(doc),
+                kind: RejectKind::Untrusted,
                 reason: format!("document {doc} belongs to a district this node does not trust"),
             });
             return;
@@ -461,61 +672,47 @@ impl SyncCore {
             tracing::info!(%peer, %doc, "starting a replica of a document a peer sent");
             self.docs.insert(doc, held);
         }
-        let own = doc == self.own_district;
+        let now = self.now_ms;
+        let reset = message
+            .flags
+            .is_some_and(|f| f.contains(automerge::sync::MessageFlags::SYNC_RESET));
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.bytes_received += len as u64;
+            let pd = p.doc(doc);
+            if reset {
+                // The peer starts over (it may have dropped what we sent): so do the records.
+                pd.signed_sent.clear();
+            }
+            if signed_seq > 0 {
+                pd.their_seq = Some(signed_seq);
+            }
+            pd.heard = true;
+            pd.resends = 0;
+            pd.bytes_received += len as u64;
+            pd.messages_received += 1;
+            pd.last_received_ms = Some(now);
+        }
+        // 1. The owner's signatures that came with it: one bad record refuses the whole
+        //    message.
+        let new_records = !signed.is_empty();
+        let records_before = self
+            .docs
+            .get(&doc)
+            .map(Held::record_signatures)
+            .unwrap_or_default();
+        if !self.take_records(peer, doc, signed, false, out) {
+            return;
+        }
         let max_offences = self.tuning.max_offences;
         let max_document_bytes = self.limits.max_document_bytes;
-        let now = self.now_ms;
+        let (max_q_changes, max_q_bytes) = (
+            self.tuning.max_quarantined_changes,
+            self.tuning.max_quarantined_bytes,
+        );
         let (Some(held), Some(p)) = (self.docs.get_mut(&doc), self.peers.get_mut(&peer)) else {
             return;
         };
-        p.bytes_received += len as u64;
-        let pd = p.doc(doc, own);
-        pd.heard = true;
-        pd.resends = 0;
-        pd.bytes_received += len as u64;
-        pd.messages_received += 1;
-        pd.last_received_ms = Some(now);
         let incoming: usize = message.changes.iter().map(<[u8]>::len).sum();
-
-        if own {
-            // Our own document: its sync state with every peer is read-only, so `receive`
-            // takes the peer's heads and leaves any changes aside; we still answer.
-            let mut offended = false;
-            if incoming > 0 {
-                p.offences += 1;
-                offended = true;
-                tracing::warn!(%peer, %doc, bytes = incoming, "refusing changes to the own document");
-            }
-            let pd = p.doc(doc, own);
-            let result = held
-                .doc
-                .automerge()
-                .sync()
-                .receive_sync_message(&mut pd.state, message);
-            pd.forget_lost_needs();
-            persist_state(peer, doc, pd, out);
-            let too_many = p.offences > max_offences;
-            if offended {
-                out.push(Output::Rejected {
-                    peer,
-                    doc: Some(doc),
-                    reason: format!(
-                        "only the owner writes its document: {incoming} bytes of changes to {doc} refused"
-                    ),
-                });
-            }
-            if let Err(e) = result {
-                let reason = format!("cannot take a sync message for {doc}: {e}");
-                return self.disconnect(peer, reason, out);
-            }
-            if too_many {
-                let reason = format!("more than {max_offences} offences");
-                return self.disconnect(peer, reason, out);
-            }
-            self.send_one(peer, doc, out);
-            return;
-        }
-
         if incoming > 0 {
             let size = held
                 .size()
@@ -526,6 +723,7 @@ impl SyncCore {
                 out.push(Output::Rejected {
                     peer,
                     doc: Some(doc),
+                    kind: RejectKind::TooLarge,
                     reason: format!(
                         "document {doc} would grow to about {size} bytes, over the limit of {max_document_bytes} bytes"
                     ),
@@ -533,16 +731,66 @@ impl SyncCore {
                 return;
             }
         }
+        // 2. Which of its changes the signatures cover. (Quarantined changes are looked at
+        //    again whenever new records arrive.)
         let before = held.heads.clone();
+        let coverage = if incoming > 0 || (new_records && !held.quarantine.is_empty()) {
+            let chunks: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+            held.cover(chunks, max_q_changes, max_q_bytes)
+        } else {
+            Coverage::All
+        };
+        let mut offence = None;
+        let mut replacement = None;
+        match coverage {
+            Coverage::All => {}
+            Coverage::Replace(loaded) => {
+                replacement = Some(loaded);
+                message.changes = ChunkList::empty();
+            }
+            Coverage::Some {
+                chunks,
+                unsigned,
+                dropped,
+            } => {
+                message.changes = ChunkList::from(chunks);
+                if unsigned > 0 {
+                    p.offences += 1;
+                    p.unsigned_changes += unsigned as u64;
+                    offence = Some((unsigned, dropped));
+                }
+            }
+            Coverage::Invalid(reason) => {
+                let reason = format!("cannot take a sync message for {doc}: {reason}");
+                return self.disconnect(peer, reason, out);
+            }
+        }
+        let pd = p.doc(doc);
+        let message_heads = message.heads.clone();
+        // (A replacing document takes the message's protocol part on the old document, and
+        // replaces it after: applied to the new one, Automerge would see its heads equal to the
+        // sender's and never tell the sender that we have them now.)
         let result = held
             .doc
             .automerge()
             .sync()
             .receive_sync_message(&mut pd.state, message);
+        if let Some(loaded) = replacement {
+            held.doc = *loaded;
+            held.size = None;
+            if message_heads.iter().all(|h| held.has(h)) {
+                pd.state.shared_heads = sorted(&message_heads);
+            }
+        }
         pd.forget_lost_needs();
         held.heads = held.doc.heads();
+        held.forget_applied();
         let changed = held.heads != before;
         let mut applied = 0;
+        if changed || new_records {
+            held.settle_records();
+        }
+        let records_moved = held.record_signatures() != records_before;
         if changed {
             let chunk = held.doc.automerge().save_after(&before);
             applied = chunk.len();
@@ -552,7 +800,15 @@ impl SyncCore {
                 doc,
                 chunk,
                 heads: held.heads.clone(),
+                signed: held.kept_records(),
             });
+        } else if records_moved {
+            out.push(Output::PersistSigned {
+                doc,
+                signed: held.kept_records(),
+            });
+        }
+        if changed {
             out.push(Output::DocumentChanged {
                 doc,
                 before,
@@ -567,14 +823,152 @@ impl SyncCore {
             };
         }
         persist_state(peer, doc, pd, out);
+        let too_many = p.offences > max_offences;
+        if let Some((unsigned, dropped)) = offence {
+            let reason = if dropped > 0 {
+                format!(
+                    "{unsigned} changes to {doc} carry no valid signature of its owner: not applied ({dropped} dropped, the quarantine is full)"
+                )
+            } else {
+                format!(
+                    "{unsigned} changes to {doc} carry no valid signature of its owner: quarantined, not applied"
+                )
+            };
+            tracing::warn!(%peer, %doc, unsigned, dropped, "quarantined unsigned changes");
+            out.push(Output::Rejected {
+                peer,
+                doc: Some(doc),
+                kind: if dropped > 0 {
+                    RejectKind::QuarantineFull
+                } else {
+                    RejectKind::Unsigned
+                },
+                reason: reason.clone(),
+            });
+            out.push(Output::Send {
+                peer,
+                frame: Frame::Notice {
+                    doc: Some(doc),
+                    reason,
+                },
+            });
+        }
         if let Err(e) = result {
             let reason = format!("cannot apply a sync message for {doc}: {e}");
-            self.disconnect(peer, reason, out);
+            return self.disconnect(peer, reason, out);
+        }
+        if too_many {
+            return self.disconnect(peer, format!("more than {max_offences} offences"), out);
         }
         if changed || created {
             self.relay(doc, out);
         } else {
             self.send_one(peer, doc, out);
+            if records_moved {
+                self.relay_signed(doc, out);
+            }
+        }
+        self.answer_claim(peer, doc, signed_seq, out);
+    }
+
+    /// The peer's newest signed state of `doc` is older than ours: send it our records (once
+    /// per claim).
+    fn answer_claim(&mut self, peer: NodeId, doc: DistrictId, claim: u64, out: &mut Vec<Output>) {
+        let (Some(held), Some(p)) = (self.docs.get(&doc), self.peers.get_mut(&peer)) else {
+            return;
+        };
+        let ours = held.newest_held().map_or(0, |r| r.seq);
+        if ours <= claim {
+            return;
+        }
+        let pd = p.doc(doc);
+        if pd.answered_claim == Some(claim) {
+            return;
+        }
+        pd.answered_claim = Some(claim);
+        pd.signed_sent = held.signed.iter().map(|r| r.signature).collect();
+        out.push(Output::Send {
+            peer,
+            frame: Frame::Signed {
+                doc,
+                signed: held.signed.clone(),
+            },
+        });
+    }
+
+    /// New records arrived without changes: quarantined changes they cover are applied now.
+    fn release_quarantine(&mut self, doc: DistrictId, out: &mut Vec<Output>) {
+        let (max_changes, max_bytes) = (
+            self.tuning.max_quarantined_changes,
+            self.tuning.max_quarantined_bytes,
+        );
+        let Some(held) = self.docs.get_mut(&doc) else {
+            return;
+        };
+        if held.quarantine.is_empty() {
+            return;
+        }
+        let Coverage::Some { chunks, .. } = held.cover(Vec::new(), max_changes, max_bytes) else {
+            return;
+        };
+        if chunks.is_empty() {
+            return;
+        }
+        let before = held.heads.clone();
+        if let Err(e) = held.doc.automerge().load_incremental(&chunks.concat()) {
+            tracing::warn!(%doc, error = %e, "cannot apply changes released from quarantine");
+        }
+        held.heads = held.doc.heads();
+        held.forget_applied();
+        if held.heads == before {
+            return;
+        }
+        held.settle_records();
+        let chunk = held.doc.automerge().save_after(&before);
+        held.grew(chunk.len());
+        tracing::info!(%doc, bytes = chunk.len(), "applied changes released from quarantine");
+        out.push(Output::Persist {
+            doc,
+            chunk,
+            heads: held.heads.clone(),
+            signed: held.kept_records(),
+        });
+        out.push(Output::DocumentChanged {
+            doc,
+            before,
+            after: held.heads.clone(),
+        });
+        self.relay(doc, out);
+    }
+
+    /// Sends the records that cover `doc` to every peer that syncs it and has not got them on
+    /// this connection.
+    fn relay_signed(&mut self, doc: DistrictId, out: &mut Vec<Output>) {
+        let Some(held) = self.docs.get(&doc) else {
+            return;
+        };
+        let signatures: Vec<[u8; 64]> = held.signed.iter().map(|r| r.signature).collect();
+        if signatures.is_empty() {
+            return;
+        }
+        for (id, p) in self.peers.iter_mut() {
+            // Every peer that syncs the document or was offered it (a peer that does not trust
+            // it ignores the frame).
+            if p.hello.is_none() || !(p.announced(&doc) || p.docs.contains_key(&doc)) {
+                continue;
+            }
+            let pd = p.doc(doc);
+            if pd.signed_sent == signatures {
+                continue;
+            }
+            pd.signed_sent.clone_from(&signatures);
+            out.push(Output::Send {
+                peer: *id,
+                frame: Frame::Signed {
+                    doc,
+                    signed: held.signed.clone(),
+                },
+            });
         }
     }
 
@@ -597,9 +991,11 @@ impl SyncCore {
         if heads == held.heads {
             return;
         }
-        // The shell stored the chunk before handing it to us: nothing to persist.
+        // The writer stored the chunk before handing it to us; the signature over the new
+        // heads is stored before anything is sent.
         held.grew(chunk.len());
         held.heads = heads;
+        self.sign_own(out);
         self.relay(doc, out);
     }
 
@@ -631,7 +1027,7 @@ impl SyncCore {
                     if p.untrusted_offers.remove(&doc) {
                         // It sent us messages about it: it syncs it. (Not our own document:
                         // that one is always trusted.)
-                        p.doc(doc, false).heard = true;
+                        p.doc(doc).heard = true;
                     }
                     // Whatever the peer sent while we refused it counts as sent on its side:
                     // start over, have the peer start over too, and offer the document afresh.
@@ -660,20 +1056,14 @@ impl SyncCore {
                 if !self.trusted.contains(doc) {
                     continue;
                 }
-                let Some(held) = self.docs.get_mut(doc) else {
+                let Some(held) = self.docs.get(doc) else {
                     continue;
                 };
                 let theirs = pd.state.their_heads.as_ref();
                 if theirs.is_some_and(|t| sorted(t) == held.heads) {
                     continue;
                 }
-                let stalled = pd.state.in_flight
-                    || (pd.state.read_only
-                        && theirs.is_some_and(|t| {
-                            t.iter()
-                                .all(|h| held.doc.automerge().get_change_meta_by_hash(h).is_some())
-                        }));
-                if !stalled {
+                if !pd.state.in_flight {
                     continue;
                 }
                 let backoff = self
@@ -719,11 +1109,10 @@ impl SyncCore {
 
     /// Generates the next sync message of `doc` for `peer`, if the protocol has one.
     fn send_one(&mut self, peer: NodeId, doc: DistrictId, out: &mut Vec<Output>) {
-        let own = doc == self.own_district;
         let (Some(held), Some(p)) = (self.docs.get_mut(&doc), self.peers.get_mut(&peer)) else {
             return;
         };
-        let pd = p.doc(doc, own);
+        let pd = p.doc(doc);
         let Some(message) = held
             .doc
             .automerge()
@@ -732,8 +1121,19 @@ impl SyncCore {
         else {
             return;
         };
+        let carries_changes = !message.changes.is_empty();
         let message = message.encode();
         let len = message.len() as u64;
+        // The records that cover what we hold go along with every message that carries changes
+        // (the peer may have dropped earlier ones: it did not trust the document then, it
+        // restarted), and whenever they changed since the last ones this peer got.
+        let signatures: Vec<[u8; 64]> = held.signed.iter().map(|r| r.signature).collect();
+        let signed = if signatures != pd.signed_sent || carries_changes {
+            pd.signed_sent = signatures;
+            held.signed.clone()
+        } else {
+            Vec::new()
+        };
         pd.offered = true;
         pd.last_sent_ms = Some(self.now_ms);
         pd.bytes_sent += len;
@@ -741,7 +1141,12 @@ impl SyncCore {
         p.bytes_sent += len;
         out.push(Output::Send {
             peer,
-            frame: Frame::Sync { doc, message },
+            frame: Frame::Sync {
+                doc,
+                message,
+                signed,
+                signed_seq: held.newest_seq().unwrap_or(0),
+            },
         });
     }
 }

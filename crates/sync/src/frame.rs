@@ -3,9 +3,11 @@
 use automerge::ChangeHash;
 use kreisnetz_model::{DistrictId, NodeId};
 
+use crate::signed::SignedHeads;
+
 /// The federation protocol version this core speaks. A peer announcing another one is sent a
 /// [`Frame::Goodbye`] and disconnected.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// One message on a peer stream. The shell maps it 1:1 to the protobuf `FederationFrame`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,9 +20,34 @@ pub enum Frame {
         district: DistrictId,
         protocol_version: u32,
         documents: Vec<(DistrictId, Vec<ChangeHash>)>,
+        /// Per document, the owner's signed-heads records that cover what the sender holds.
+        signed: Vec<SignedHeads>,
     },
-    /// One Automerge sync message (`automerge::sync::Message::encode`) about document `doc`.
-    Sync { doc: DistrictId, message: Vec<u8> },
+    /// One Automerge sync message (`automerge::sync::Message::encode`) about document `doc`,
+    /// with the owner's signed-heads records that cover the changes in it (see
+    /// [`crate::signed`]).
+    Sync {
+        doc: DistrictId,
+        message: Vec<u8>,
+        signed: Vec<SignedHeads>,
+        /// The newest signed-heads sequence number the sender has verified for `doc` (0: none).
+        /// A receiver that knows a newer one sends its records back, so records reach every
+        /// node even when no changes travel (and a relay that stays behind shows).
+        signed_seq: u64,
+    },
+    /// The owner's signed-heads records for `doc`, alone: sent on when a node learns newer
+    /// records without new changes (the changes may have come another way), so that every node
+    /// learns the newest state the owner signed.
+    Signed {
+        doc: DistrictId,
+        signed: Vec<SignedHeads>,
+    },
+    /// Something the sender refused from us (a bad signature, changes no signature covers),
+    /// so that the operator on our side can see why. The stream stays open.
+    Notice {
+        doc: Option<DistrictId>,
+        reason: String,
+    },
     /// The sender is closing the stream, and why.
     Goodbye { reason: String },
 }
@@ -71,6 +98,16 @@ pub enum Output {
         doc: DistrictId,
         chunk: Vec<u8>,
         heads: Vec<ChangeHash>,
+        /// The signed-heads records to keep with it (replacing those stored before), in the
+        /// same storage commit: what is stored is always covered by what is stored with it.
+        signed: Vec<SignedHeads>,
+    },
+    /// Store these signed-heads records of `doc` (replacing those stored before) when no
+    /// changes came with them: they cover what the document holds, and are sent with it after
+    /// a restart.
+    PersistSigned {
+        doc: DistrictId,
+        signed: Vec<SignedHeads>,
     },
     /// Store the sync state of (`peer`, `doc`) for the next connection. Always follows the
     /// `Persist` of the changes it covers.
@@ -96,8 +133,47 @@ pub enum Output {
     Rejected {
         peer: NodeId,
         doc: Option<DistrictId>,
+        kind: RejectKind,
         reason: String,
     },
+    /// The peer told us it refused something of ours ([`Frame::Notice`]). For log and status.
+    PeerNotice {
+        peer: NodeId,
+        doc: Option<DistrictId>,
+        reason: String,
+    },
+}
+
+/// What kind of thing was refused (a bounded label for metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RejectKind {
+    /// A document of a district this node does not trust.
+    Untrusted,
+    /// A message would take a document over its size limit.
+    TooLarge,
+    /// A signed-heads record that does not verify (or names another document): the whole
+    /// message was refused.
+    BadSignature,
+    /// Changes that no verified signature of the owner covers: quarantined, not applied.
+    Unsigned,
+    /// The quarantine of a document is full: unsigned changes were dropped.
+    QuarantineFull,
+    /// The peer broke the protocol (the stream is closed).
+    Protocol,
+}
+
+impl RejectKind {
+    /// A short stable name (metric label, log field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::Untrusted => "untrusted",
+            RejectKind::TooLarge => "too_large",
+            RejectKind::BadSignature => "bad_signature",
+            RejectKind::Unsigned => "unsigned",
+            RejectKind::QuarantineFull => "quarantine_full",
+            RejectKind::Protocol => "protocol",
+        }
+    }
 }
 
 /// Bounds on what a peer can make us hold.
@@ -130,9 +206,13 @@ pub struct Tuning {
     pub resend_after_ms: u64,
     /// The longest wait between resends. Default 1 h.
     pub max_resend_interval_ms: u64,
-    /// More offences than this (writes to our own district's document) in one connection close
-    /// the stream. Default 10.
+    /// More offences than this (bad signatures, changes no signature covers) in one connection
+    /// close the stream. Default 10.
     pub max_offences: u32,
+    /// Unsigned changes held per document until a signature covers them (count). Default 4096.
+    pub max_quarantined_changes: usize,
+    /// … and their bytes. Default 8 MiB.
+    pub max_quarantined_bytes: usize,
 }
 
 impl Default for Tuning {
@@ -141,6 +221,8 @@ impl Default for Tuning {
             resend_after_ms: 30_000,
             max_resend_interval_ms: 3_600_000,
             max_offences: 10,
+            max_quarantined_changes: 4096,
+            max_quarantined_bytes: 8 << 20,
         }
     }
 }

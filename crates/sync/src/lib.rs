@@ -95,12 +95,15 @@
 
 mod core;
 mod frame;
+mod held;
 mod peer;
+pub mod signed;
 mod status;
 
 pub use crate::core::SyncCore;
-pub use crate::frame::{Frame, Input, Limits, Output, PROTOCOL_VERSION, Tuning};
-pub use crate::status::{PeerDocumentStatus, PeerStatus};
+pub use crate::frame::{Frame, Input, Limits, Output, PROTOCOL_VERSION, RejectKind, Tuning};
+pub use crate::signed::{SignatureError, SignedHeads};
+pub use crate::status::{DocumentSigning, PeerDocumentStatus, PeerStatus};
 pub use automerge::ChangeHash;
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ pub(crate) struct Peer {
     /// later can fetch the document from this peer).
     pub untrusted_offers: BTreeSet<DistrictId>,
     pub offences: u32,
+    pub bad_signatures: u32,
+    pub unsigned_changes: u64,
+    pub stale_records: u32,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -53,6 +56,13 @@ pub(crate) struct PeerDoc {
     pub bytes_received: u64,
     pub messages_sent: u64,
     pub messages_received: u64,
+    /// The newest signed-heads sequence number the peer showed us.
+    pub their_seq: Option<u64>,
+    /// The signatures of the records we last attached for this document: records go out again
+    /// only when the set changes (or the exchange restarts).
+    pub signed_sent: Vec<[u8; 64]>,
+    /// The peer's claim (`signed_seq`) we last answered with our records.
+    pub answered_claim: Option<u64>,
 }
 
 impl Peer {
@@ -64,6 +74,9 @@ impl Peer {
             docs: BTreeMap::new(),
             untrusted_offers: BTreeSet::new(),
             offences: 0,
+            bad_signatures: 0,
+            unsigned_changes: 0,
+            stale_records: 0,
             bytes_sent: 0,
             bytes_received: 0,
         }
@@ -90,11 +103,10 @@ impl Peer {
     }
 
     /// The sync state for `doc`, created on first use from the restored bytes (or fresh).
-    /// `read_only`: the document is our own, whose changes we never take from a peer.
-    pub fn doc(&mut self, doc: DistrictId, read_only: bool) -> &mut PeerDoc {
+    pub fn doc(&mut self, doc: DistrictId) -> &mut PeerDoc {
         let restored = &mut self.restored;
         self.docs.entry(doc).or_insert_with(|| {
-            let (mut state, persisted) = match restored.remove(&doc) {
+            let (state, persisted) = match restored.remove(&doc) {
                 Some(bytes) => match State::decode(&bytes) {
                     Ok(state) => (state, bytes),
                     Err(e) => {
@@ -104,7 +116,6 @@ impl Peer {
                 },
                 None => (State::new(), Vec::new()),
             };
-            state.read_only = read_only;
             PeerDoc {
                 state,
                 persisted,
@@ -118,6 +129,9 @@ impl Peer {
                 bytes_received: 0,
                 messages_sent: 0,
                 messages_received: 0,
+                their_seq: None,
+                signed_sent: Vec::new(),
+                answered_claim: None,
             }
         })
     }
@@ -151,6 +165,7 @@ impl PeerDoc {
         state.their_capabilities = Some(vec![Capability::MessageV2, Capability::SyncReset]);
         state.needs_reset = true;
         self.state = state;
+        self.signed_sent.clear();
     }
 
     /// After a message from the peer: a change it asks for in two messages in a row did not

@@ -60,13 +60,15 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::{Frame, Input, Limits, Output, SyncCore, Tuning};
+use crate::{Frame, Input, Limits, Output, RejectKind, SignedHeads, SyncCore, Tuning};
+use kreisnetz_identity::DistrictKey;
 
 /// What a node has on disk: the chunks appended after genesis per document (with the heads
 /// recorded with the last one) and the sync state per (peer, document).
 #[derive(Default, Clone)]
 pub(crate) struct MemStore {
     pub chunks: BTreeMap<DistrictId, Vec<Vec<u8>>>,
+    pub signed: BTreeMap<DistrictId, Vec<SignedHeads>>,
     pub heads: BTreeMap<DistrictId, Vec<ChangeHash>>,
     pub sync_states: BTreeMap<(NodeId, DistrictId), Vec<u8>>,
 }
@@ -157,8 +159,15 @@ fn description(seed: u128) -> String {
         .collect()
 }
 
+/// District `i`'s key (deterministic, for reproducible runs).
+pub(crate) fn district_key(i: usize) -> DistrictKey {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+    DistrictKey::from_signing_key(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
 pub(crate) fn district(i: usize) -> DistrictId {
-    DistrictId::from_public_key(format!("district {i}").as_bytes())
+    district_key(i).id()
 }
 
 pub(crate) fn node(i: usize) -> NodeId {
@@ -171,6 +180,7 @@ fn tuning() -> Tuning {
         resend_after_ms: 5_000,
         max_resend_interval_ms: 60_000,
         max_offences: 10,
+        ..Tuning::default()
     }
 }
 
@@ -190,7 +200,7 @@ impl SimNode {
         id: NodeId,
         district: DistrictId,
         trusted: Vec<DistrictId>,
-        store: MemStore,
+        mut store: MemStore,
         rng: &mut StdRng,
     ) -> Self {
         let docs: Vec<DistrictDocument> = store.chunks.keys().map(|d| store.load(*d)).collect();
@@ -200,8 +210,21 @@ impl SimNode {
         writer
             .automerge()
             .set_actor(ActorId::from(rng.r#gen::<[u8; 16]>().as_slice()));
+        let signed = store.signed.values().flatten().cloned().collect();
+        let key = (0..64)
+            .map(district_key)
+            .find(|k| k.id() == district)
+            .expect("a district of the simulation");
         let core = SyncCore::new(id, district, docs, trusted.clone(), Limits::default())
+            .with_signed(signed)
+            .with_district_key(key, 0)
             .with_tuning(tuning());
+        let mut core = core;
+        for o in core.take_start_outputs() {
+            if let Output::PersistSigned { doc, signed } = o {
+                store.signed.insert(doc, signed);
+            }
+        }
         SimNode {
             id,
             district,
@@ -262,6 +285,8 @@ pub(crate) struct Stats {
     pub ticks: u64,
     pub trust_changes: u64,
     pub rejected: u64,
+    /// Changes quarantined because their signature was in a lost frame (lossy runs).
+    pub quarantined: u64,
     pub sync_bytes: u64,
     pub final_deliveries: u64,
     pub tick_rounds: u64,
@@ -642,7 +667,7 @@ impl Sim {
                 }
             }
         }
-        if let Frame::Sync { message, doc } = &frame {
+        if let Frame::Sync { message, doc, .. } = &frame {
             self.stats.sync_bytes += message.len() as u64;
             if std::env::var("SIM_TRACE").is_ok_and(|v| v == doc.to_string()[..7]) {
                 let m = automerge::sync::Message::decode(message).expect("own message");
@@ -710,25 +735,48 @@ impl Sim {
                         q.push_back(frame);
                     }
                 }
-                Output::Persist { doc, chunk, heads } => {
-                    self.nodes[i].store.append(doc, chunk, heads);
+                Output::Persist {
+                    doc,
+                    chunk,
+                    heads,
+                    signed,
+                } => {
+                    let store = &mut self.nodes[i].store;
+                    store.append(doc, chunk, heads);
+                    store.signed.insert(doc, signed);
                 }
                 Output::PersistSyncState { peer, doc, state } => {
                     self.nodes[i].store.sync_states.insert((peer, doc), state);
                 }
+                Output::PersistSigned { doc, signed } => {
+                    self.nodes[i].store.signed.insert(doc, signed);
+                }
                 Output::DocumentChanged { .. } => {}
+                Output::PeerNotice { .. } => {}
                 Output::Disconnect { peer, reason } => {
                     panic!(
                         "node {i} closed the stream to {peer}: {reason}\n{}",
                         self.context()
                     );
                 }
-                Output::Rejected { peer, doc, reason } => {
+                Output::Rejected {
+                    peer,
+                    doc,
+                    kind,
+                    reason,
+                } => {
                     self.stats.rejected += 1;
                     let from = self.index[&peer];
-                    // Only documents of districts the node does not trust (now) are refused.
+                    // Only documents of districts the node does not trust (now) are refused —
+                    // and changes that arrive before what proves them (their signature was in
+                    // a lost frame, or a descendant that links them to a signature has not come
+                    // yet): they wait in quarantine; `check` makes sure none is left there.
+                    let lost_record = kind == RejectKind::Unsigned;
+                    if lost_record {
+                        self.stats.quarantined += 1;
+                    }
                     assert!(
-                        doc.is_some_and(|d| !self.nodes[i].trusted.contains(&d)),
+                        lost_record || doc.is_some_and(|d| !self.nodes[i].trusted.contains(&d)),
                         "node {i} refused {doc:?} from node {from}: {reason}\n{}",
                         self.context()
                     );
@@ -819,6 +867,40 @@ impl Sim {
                 assert!(
                     doc.ids(RecordKind::Offering).contains(id),
                     "node {i} lacks offering {id} of {d}\n{}",
+                    self.context()
+                );
+            }
+            // Everything a node holds is covered by its owner's signature, stored with it, and
+            // nothing honest is left in quarantine.
+            for d in self.nodes[i].core.documents() {
+                if !self.nodes[i].trusted.contains(&d) {
+                    continue;
+                }
+                let signing = self.nodes[i].core.signing(&d).unwrap_or_default();
+                assert!(
+                    signing.covered,
+                    "node {i}: {d} is not covered by a signature: {signing:?}\n{}",
+                    self.context()
+                );
+                assert_eq!(
+                    signing.quarantined_changes,
+                    0,
+                    "node {i}: changes of {d} left in quarantine\n{}",
+                    self.context()
+                );
+                let stored = self.nodes[i]
+                    .store
+                    .signed
+                    .get(&d)
+                    .cloned()
+                    .unwrap_or_default();
+                assert!(
+                    self.nodes[i]
+                        .core
+                        .signed(&d)
+                        .iter()
+                        .all(|r| stored.contains(r)),
+                    "node {i}: the records covering {d} are not stored\n{}",
                     self.context()
                 );
             }

@@ -16,6 +16,12 @@ pub struct PeerStatus {
     pub bytes_received: u64,
     /// Offences on this connection (see [`crate::Tuning::max_offences`]).
     pub offences: u32,
+    /// Signed-heads records from this peer that did not verify (each refused a whole message).
+    pub bad_signatures: u32,
+    /// Changes from this peer that no verified signature covered (quarantined, not applied).
+    pub unsigned_changes: u64,
+    /// Signed states older than ones we held (rollback attempts, or a relay that is behind).
+    pub stale_records: u32,
     pub documents: Vec<PeerDocumentStatus>,
 }
 
@@ -37,4 +43,27 @@ pub struct PeerDocumentStatus {
     pub messages_received: u64,
     pub last_sent_ms: Option<u64>,
     pub last_received_ms: Option<u64>,
+    /// The newest signed-heads sequence number the peer has shown us for this document.
+    pub their_signed_seq: Option<u64>,
+    /// The peer shows an older signed state of this document than the newest we know of: it is
+    /// behind, or it holds the newest state back.
+    pub behind_signed: bool,
+}
+
+/// What a node knows about the owner's signatures over one document.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DocumentSigning {
+    /// The newest signed-heads record whose changes this node holds: its sequence number and
+    /// signing time.
+    pub seq: Option<u64>,
+    pub time_ms: Option<u64>,
+    /// The newest sequence number this node has seen verified (from any peer), also if it lacks
+    /// the changes yet. Above `seq`: the node is behind the owner's newest signed state.
+    pub newest_seen_seq: Option<u64>,
+    /// Every head of the document is covered by a verified record (false for data stored before
+    /// signing existed, until the owner signs again).
+    pub covered: bool,
+    /// Unsigned changes waiting in quarantine.
+    pub quarantined_changes: usize,
+    pub quarantined_bytes: usize,
 }

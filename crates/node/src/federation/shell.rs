@@ -14,7 +14,8 @@ use kreisnetz_document::automerge::ChangeHash;
 use kreisnetz_model::{DistrictId, NodeId, RecordKind, Timestamp};
 use kreisnetz_proto::{convert, v1};
 use kreisnetz_storage::{Commit, Store};
-use kreisnetz_sync::{Frame, Input, Output, SyncCore};
+use kreisnetz_sync::signed::encode_list;
+use kreisnetz_sync::{Frame, Input, Output, RejectKind, SignedHeads, SyncCore};
 use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 
@@ -66,6 +67,19 @@ pub struct PeerInfo {
     pub bytes_received: u64,
     pub rejected: u64,
     pub last_error: String,
+    /// Offences on the current connection (bad signatures, unsigned changes, ...).
+    pub offences: u32,
+    /// Signed-heads records from this peer that did not verify.
+    pub bad_signatures: u32,
+    /// Changes from this peer that no owner's signature covered (quarantined, never applied).
+    pub unsigned_changes: u64,
+    /// Older signed states than ones we held (a replay, or a relay that is behind).
+    pub stale_records: u32,
+    /// Documents for which the peer shows an older signed state than the newest we know: it is
+    /// behind, or holds the owner's newest state back.
+    pub behind_signed: Vec<DistrictId>,
+    /// What the peer last told us it refused from us.
+    pub last_notice: String,
 }
 
 /// What the admin API shows about one document.
@@ -75,6 +89,16 @@ pub struct DocumentInfo {
     pub changes: u64,
     pub size_bytes: u64,
     pub last_change: Option<SystemTime>,
+    /// The newest signed-heads record of the owner whose changes this node holds.
+    pub signed_seq: Option<u64>,
+    pub signed_at: Option<SystemTime>,
+    /// The newest sequence number seen verified (from any peer); above `signed_seq`: this node
+    /// lacks the owner's newest signed state.
+    pub newest_signed_seq: Option<u64>,
+    /// Every change held is covered by a verified signature of the owner.
+    pub covered: bool,
+    /// Unsigned changes waiting in quarantine.
+    pub quarantined_changes: usize,
 }
 
 /// Published by the sync thread after each batch.
@@ -108,6 +132,7 @@ pub struct Shell {
     /// Per replica: bytes of its stored snapshot and of the chunks appended since.
     stored: HashMap<DistrictId, (u64, u64)>,
     compact_min_bytes: u64,
+    metrics: crate::metrics::Metrics,
 }
 
 /// A pending persist of one document within a batch.
@@ -116,6 +141,12 @@ struct Pending {
     heads: Vec<ChangeHash>,
     before: Vec<ChangeHash>,
     after: Vec<ChangeHash>,
+    signed: Vec<SignedHeads>,
+}
+
+/// The metadata key under which the signed-heads records covering a document are stored.
+pub fn signed_key(doc: &DistrictId) -> String {
+    format!("signed/{doc}")
 }
 
 fn now_ms() -> u64 {
@@ -149,7 +180,14 @@ impl Shell {
             doc_info: HashMap::new(),
             stored: HashMap::new(),
             compact_min_bytes: 1 << 20,
+            metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// Where the shell counts applied and refused changes.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// What storage holds for each document at start (snapshot bytes, chunk bytes), and when
@@ -197,6 +235,9 @@ impl Shell {
                 let span = tracing::info_span!("sync", node = %self.own_node);
                 let _enter = span.enter();
                 let mut batch = Vec::new();
+                // A signature the core made at start (the own document was not covered).
+                let start = self.core.take_start_outputs();
+                self.carry_out(start);
                 self.publish_status();
                 while let Some(first) = rx.blocking_recv() {
                     batch.push(first);
@@ -339,19 +380,35 @@ impl Shell {
     fn carry_out(&mut self, outputs: Vec<Output>) {
         let mut pending: BTreeMap<DistrictId, Pending> = BTreeMap::new();
         let mut sync_states = Vec::new();
+        let mut signed_only = Vec::new();
         let mut sends = Vec::new();
         for out in outputs {
             match out {
                 Output::Send { peer, frame } => sends.push((peer, frame)),
-                Output::Persist { doc, chunk, heads } => {
+                Output::Persist {
+                    doc,
+                    chunk,
+                    heads,
+                    signed,
+                } => {
                     let p = pending.entry(doc).or_insert_with(|| Pending {
                         chunks: Vec::new(),
                         heads: Vec::new(),
                         before: Vec::new(),
                         after: Vec::new(),
+                        signed: Vec::new(),
                     });
                     p.chunks.extend_from_slice(&chunk);
                     p.heads = heads;
+                    p.signed = signed;
+                }
+                Output::PersistSigned { doc, signed } => match pending.get_mut(&doc) {
+                    Some(p) => p.signed = signed,
+                    None => signed_only.push((doc, signed)),
+                },
+                Output::PeerNotice { peer, doc, reason } => {
+                    tracing::warn!(%peer, doc = ?doc.map(|d| d.to_string()), %reason, "a peer refused something of ours");
+                    self.info.entry(peer).or_default().last_notice = reason;
                 }
                 Output::PersistSyncState { peer, doc, state } => {
                     sync_states.push((peer, doc, state))
@@ -382,16 +439,26 @@ impl Shell {
                     // (none today) is dropped rather than recursing.
                     drop(more);
                 }
-                Output::Rejected { peer, doc, reason } => {
-                    tracing::warn!(%peer, doc = ?doc.map(|d| d.to_string()), %reason, "refused data from a peer");
+                Output::Rejected {
+                    peer,
+                    doc,
+                    kind,
+                    reason,
+                } => {
+                    tracing::warn!(%peer, doc = ?doc.map(|d| d.to_string()), kind = kind.as_str(), %reason, "refused data from a peer");
+                    self.metrics.rejected(
+                        &peer.to_string(),
+                        &doc.map(|d| d.to_string()).unwrap_or_default(),
+                        reject_reason(kind),
+                    );
                     let info = self.info.entry(peer).or_default();
                     info.rejected += 1;
                     info.last_error = reason;
                 }
             }
         }
-        if !pending.is_empty() || !sync_states.is_empty() {
-            self.persist(pending, sync_states);
+        if !pending.is_empty() || !sync_states.is_empty() || !signed_only.is_empty() {
+            self.persist(pending, sync_states, signed_only);
         }
         for (peer, frame) in sends {
             let Some(conn) = self.conns.get(&peer) else {
@@ -421,6 +488,7 @@ impl Shell {
         &mut self,
         pending: BTreeMap<DistrictId, Pending>,
         sync_states: Vec<(NodeId, DistrictId, Vec<u8>)>,
+        signed_only: Vec<(DistrictId, Vec<SignedHeads>)>,
     ) {
         let mut refreshed: Vec<(DistrictId, Vec<ViewChange>)> = Vec::new();
         let mut last_seq = None;
@@ -431,13 +499,17 @@ impl Shell {
             let (events, fresh) = feed_events(document, &self.view, doc, &p, &self.trusted_names);
             let heads: Vec<[u8; 32]> = p.heads.iter().map(|h| h.0).collect();
             let key = doc_key(&doc);
+            let records = encode_list(&p.signed);
+            let records_key = signed_key(&doc);
             match self.store.commit(Commit {
                 doc: &key,
                 chunk: &p.chunks,
                 heads: &heads,
                 feed_events: &events,
+                meta: Some((&records_key, &records)),
             }) {
                 Ok(seqs) => {
+                    self.metrics.applied(&doc.to_string(), fresh.len() as u64);
                     if let Some(s) = seqs.last() {
                         last_seq = Some(*s);
                     }
@@ -449,6 +521,14 @@ impl Shell {
                 }
             }
         }
+        for (doc, signed) in signed_only {
+            if let Err(e) = self
+                .store
+                .put_meta(&signed_key(&doc), &encode_list(&signed))
+            {
+                tracing::warn!(%doc, error = %e, "cannot store signed-heads records");
+            }
+        }
         for (peer, doc, state) in sync_states {
             if let Err(e) = self
                 .store
@@ -457,10 +537,12 @@ impl Shell {
                 tracing::warn!(%peer, error = %e, "cannot store sync state");
             }
         }
+        let started = std::time::Instant::now();
         if let Err(e) = self.store.flush() {
             tracing::error!(error = %e, "flush failed; received changes will be fetched again after a restart");
             return;
         }
+        self.metrics.observe_flush(started.elapsed().as_secs_f64());
         let docs: Vec<DistrictId> = refreshed.iter().map(|(d, _)| *d).collect();
         if let Ok(mut view) = self.view.write() {
             for (doc, changes) in refreshed {
@@ -497,15 +579,45 @@ impl Shell {
             if let Some((snapshot, chunks)) = self.stored.get(&doc) {
                 info.size_bytes = snapshot + chunks;
             }
+            if let Some(signing) = self.core.signing(&doc) {
+                info.signed_seq = signing.seq;
+                info.signed_at = signing
+                    .time_ms
+                    .map(|t| SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(t));
+                info.newest_signed_seq = signing.newest_seen_seq;
+                info.covered = signing.covered;
+                info.quarantined_changes = signing.quarantined_changes;
+                self.metrics
+                    .set_quarantined(&doc.to_string(), signing.quarantined_changes as u64);
+            }
         }
-        let behind: HashMap<NodeId, u32> = self
+        let statuses: HashMap<NodeId, kreisnetz_sync::PeerStatus> = self
             .core
             .peer_status()
             .into_iter()
-            .map(|p| (p.peer, p.documents_behind))
+            .map(|p| (p.peer, p))
             .collect();
         for (peer, info) in self.info.iter_mut() {
-            info.documents_behind = behind.get(peer).copied().unwrap_or(0);
+            let Some(p) = statuses.get(peer) else {
+                info.documents_behind = 0;
+                info.behind_signed.clear();
+                continue;
+            };
+            info.documents_behind = p.documents_behind;
+            info.offences = p.offences;
+            info.bad_signatures = p.bad_signatures;
+            info.unsigned_changes = p.unsigned_changes;
+            for _ in info.stale_records..p.stale_records {
+                self.metrics
+                    .rejected(&peer.to_string(), "", crate::metrics::RejectReason::Stale);
+            }
+            info.stale_records = p.stale_records;
+            info.behind_signed = p
+                .documents
+                .iter()
+                .filter(|d| d.behind_signed)
+                .map(|d| d.doc)
+                .collect();
         }
         if let Ok(mut status) = self.status.write() {
             status.peers = self.info.clone();
@@ -514,11 +626,24 @@ impl Shell {
     }
 }
 
+fn reject_reason(kind: RejectKind) -> crate::metrics::RejectReason {
+    use crate::metrics::RejectReason as R;
+    match kind {
+        RejectKind::Untrusted => R::Untrusted,
+        RejectKind::TooLarge => R::TooLarge,
+        RejectKind::BadSignature => R::BadSignature,
+        RejectKind::Unsigned | RejectKind::QuarantineFull => R::Unsigned,
+        RejectKind::Protocol => R::Protocol,
+    }
+}
+
 fn wire_len(frame: &Frame) -> u64 {
     match frame {
         Frame::Sync { message, .. } => message.len() as u64 + 64,
         Frame::Hello { documents, .. } => 128 + documents.len() as u64 * 100,
         Frame::Goodbye { reason } => reason.len() as u64 + 8,
+        Frame::Signed { signed, .. } => 64 + signed.len() as u64 * 200,
+        Frame::Notice { reason, .. } => reason.len() as u64 + 64,
     }
 }
 
