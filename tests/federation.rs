@@ -5,14 +5,14 @@ use tonic::Code;
 use crate::harness::*;
 
 /// Links `a` to `b`: `a` dials, `b` accepts, and each trusts the other's district.
-async fn link(a: &TestNode, b: &TestNode) {
+pub(crate) async fn link(a: &TestNode, b: &TestNode) {
     b.accept(a).await;
     let theirs = a.status().await;
     b.trust(&theirs.district_id, &a.district).await;
     a.dial(b).await;
 }
 
-async fn create(node: &TestNode, title: &str) -> v1::Offering {
+pub(crate) async fn create(node: &TestNode, title: &str) -> v1::Offering {
     node.offerings()
         .await
         .create_offering(v1::CreateOfferingRequest {
@@ -21,6 +21,24 @@ async fn create(node: &TestNode, title: &str) -> v1::Offering {
         })
         .await
         .expect("create")
+        .into_inner()
+}
+
+pub(crate) async fn update_fields(
+    node: &TestNode,
+    offering: v1::Offering,
+    field: &str,
+) -> v1::Offering {
+    node.offerings()
+        .await
+        .update_offering(v1::UpdateOfferingRequest {
+            offering: Some(offering),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec![field.to_string()],
+            }),
+        })
+        .await
+        .expect("update")
         .into_inner()
 }
 
@@ -472,4 +490,75 @@ async fn untrusted_districts_are_not_accepted_until_trusted_by_sighup() {
     })
     .await;
     assert!(a.log().contains("configuration reloaded"), "{}", a.log());
+}
+
+#[tokio::test]
+async fn two_nodes_of_one_district_both_take_writes_and_their_edits_merge() {
+    // Vechta runs two nodes with the same district key; Cloppenburg is linked to the second.
+    let a1 = TestNode::start("Landkreis Vechta");
+    let a2 = TestNode::start_joining(&a1);
+    let b = TestNode::start("Landkreis Cloppenburg");
+    let (s1, s2) = (a1.status().await, a2.status().await);
+    assert_eq!(s1.district_id, s2.district_id, "one district");
+    assert_ne!(s1.node_id, s2.node_id, "two nodes");
+    // Nodes of one district trust each other's writes through the district key alone.
+    a2.accept(&a1).await;
+    a1.dial(&a2).await;
+    link(&a2, &b).await;
+
+    // Both nodes accept writes; each sees the other's.
+    let first = create(&a1, "Sprachkurs A1 am ersten Knoten").await;
+    create(&a2, "Jobcoaching am zweiten Knoten").await;
+    for node in [&a1, &a2, &b] {
+        for title in [
+            "Sprachkurs A1 am ersten Knoten",
+            "Jobcoaching am zweiten Knoten",
+        ] {
+            eventually(&format!("{title} everywhere"), || has_title(node, title)).await;
+        }
+    }
+
+    // Edits of different fields of one offering, on both nodes at once, merge.
+    let title = v1::Offering {
+        name: first.name.clone(),
+        title: "Sprachkurs A1 (neuer Termin)".into(),
+        ..Default::default()
+    };
+    let places = v1::Offering {
+        name: first.name.clone(),
+        places_free: Some(3),
+        ..Default::default()
+    };
+    tokio::join!(
+        update_fields(&a1, title, "title"),
+        update_fields(&a2, places, "places_free")
+    );
+    for node in [&a1, &a2, &b] {
+        eventually("both edits merged", || async {
+            list_all(node).await.iter().any(|o| {
+                o.name == first.name
+                    && o.title == "Sprachkurs A1 (neuer Termin)"
+                    && o.places_free == Some(3)
+            })
+        })
+        .await;
+    }
+    // Every node holds the district's document covered by the district's signature.
+    for node in [&a1, &a2, &b] {
+        let docs = node.documents().await;
+        let vechta = docs
+            .iter()
+            .find(|d| d.document_id == s1.district_id)
+            .expect("Vechta's document");
+        assert!(vechta.signed_seq > 0, "{vechta:?}");
+        assert_eq!(vechta.quarantined_changes, 0);
+    }
+    // Nothing was refused between the two nodes of the district.
+    let peers = a1.peers().await;
+    assert!(
+        peers
+            .iter()
+            .all(|p| p.bad_signatures == 0 && p.unsigned_changes == 0),
+        "{peers:?}"
+    );
 }

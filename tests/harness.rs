@@ -39,6 +39,31 @@ impl TestNode {
         node
     }
 
+    /// A further node of `first`'s district (for availability): `kreisnetz init --district-key`
+    /// with a copy of the district key, a node identity of its own.
+    pub fn start_joining(first: &TestNode) -> TestNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let status = Command::new(NODE_BIN)
+            .args(["init", "--district", &first.district, "--data-dir"])
+            .arg(dir.path())
+            .arg("--district-key")
+            .arg(first.dir.path().join("district.key"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("kreisnetz init");
+        assert!(status.success(), "kreisnetz init --district-key failed");
+        let mut node = TestNode {
+            district: first.district.clone(),
+            dir,
+            child: None,
+            addr: String::new(),
+            federation_addr: String::new(),
+            token: String::new(),
+        };
+        node.launch();
+        node
+    }
+
     fn launch(&mut self) {
         let addr_file = self.dir.path().join("api.addr");
         let _ = std::fs::remove_file(&addr_file);

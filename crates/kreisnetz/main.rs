@@ -47,6 +47,11 @@ enum Command {
         /// Where the API listens (default 127.0.0.1:7700).
         #[arg(long)]
         api_listen: Option<SocketAddr>,
+        /// Join an existing district as a further node (for availability): the district's
+        /// signing key, copied from its first node's data directory (`district.key`). Both
+        /// nodes write the district's document; their changes merge.
+        #[arg(long, value_name = "FILE")]
+        district_key: Option<PathBuf>,
     },
     /// Start a local federation of the Weser-Ems districts with sample data, report how long
     /// it took until every node had everything, and keep running until Ctrl-C.
@@ -90,7 +95,14 @@ fn main() -> ExitCode {
             district,
             ags,
             api_listen,
-        } => init(&data_dir, &district, &ags, api_listen),
+            district_key,
+        } => init(
+            &data_dir,
+            &district,
+            &ags,
+            api_listen,
+            district_key.as_deref(),
+        ),
         Command::Demo {
             data_dir,
             base_port,
@@ -121,7 +133,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn init(data_dir: &Path, district: &str, ags: &str, api_listen: Option<SocketAddr>) -> Result<()> {
+fn init(
+    data_dir: &Path,
+    district: &str,
+    ags: &str,
+    api_listen: Option<SocketAddr>,
+    district_key: Option<&Path>,
+) -> Result<()> {
     if district.trim().is_empty() {
         bail!("--district must name the district, e.g. --district \"Landkreis Vechta\"");
     }
@@ -139,8 +157,17 @@ fn init(data_dir: &Path, district: &str, ags: &str, api_listen: Option<SocketAdd
             config_path.display()
         );
     }
-    let identity = Identity::create(data_dir, &config.district.name)
-        .with_context(|| format!("cannot create the identity in {}", data_dir.display()))?;
+    let identity = match district_key {
+        None => Identity::create(data_dir, &config.district.name),
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the district key {}", path.display()))?;
+            let key = kreisnetz_identity::DistrictKey::from_pkcs8_pem(&pem)
+                .with_context(|| format!("{} is not a district key", path.display()))?;
+            Identity::create_with_district(data_dir, &config.district.name, key)
+        }
+    }
+    .with_context(|| format!("cannot create the identity in {}", data_dir.display()))?;
     config.write_new(data_dir)?;
     kreisnetz_node::auth::init_admin_token(data_dir)
         .context("cannot create the first admin token")?;

@@ -121,6 +121,12 @@ pub fn peer_json(p: &v1::Peer) -> Value {
         "bytes_received": p.bytes_received,
         "rejected": p.rejected,
         "last_error": p.last_error,
+        "offences": p.offences,
+        "bad_signatures": p.bad_signatures,
+        "unsigned_changes": p.unsigned_changes,
+        "stale_records": p.stale_records,
+        "behind_signed": p.behind_signed,
+        "last_notice": p.last_notice,
     })
 }
 
@@ -136,6 +142,11 @@ pub fn document_json(d: &v1::Document) -> Value {
         "last_change_time": time_json(d.last_change_time.as_ref()),
         "offerings": d.offerings,
         "contacts": d.contacts,
+        "signed_seq": d.signed_seq,
+        "signed_time": time_json(d.signed_time.as_ref()),
+        "newest_signed_seq": d.newest_signed_seq,
+        "covered": d.covered,
+        "quarantined_changes": d.quarantined_changes,
     })
 }
 
@@ -482,6 +493,7 @@ pub const PEER_COLUMNS: &[&str] = &[
     "BEHIND",
     "SENT/RECEIVED",
     "REJECTED",
+    "SIGNATURES",
     "LAST ERROR",
 ];
 
@@ -514,8 +526,32 @@ pub fn peer_row(p: &v1::Peer, names: &HashMap<String, String>, now: Timestamp) -
             size_text(p.bytes_received)
         ),
         p.rejected.to_string(),
+        signature_text(p),
         p.last_error.clone(),
     ]
+}
+
+/// What the peer did with signatures: `ok`, or the problems (`2 bad, 5 unsigned, 1 stale,
+/// behind on 1`).
+pub fn signature_text(p: &v1::Peer) -> String {
+    let mut parts = Vec::new();
+    if p.bad_signatures > 0 {
+        parts.push(format!("{} bad", p.bad_signatures));
+    }
+    if p.unsigned_changes > 0 {
+        parts.push(format!("{} unsigned", p.unsigned_changes));
+    }
+    if p.stale_records > 0 {
+        parts.push(format!("{} stale", p.stale_records));
+    }
+    if !p.behind_signed.is_empty() {
+        parts.push(format!("behind on {}", p.behind_signed.len()));
+    }
+    if parts.is_empty() {
+        "ok".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 pub const DOCUMENT_COLUMNS: &[&str] = &[
@@ -526,6 +562,7 @@ pub const DOCUMENT_COLUMNS: &[&str] = &[
     "CONTACTS",
     "CHANGES",
     "HEADS",
+    "SIGNED",
     "LAST CHANGE",
 ];
 
@@ -555,8 +592,29 @@ pub fn document_row(d: &v1::Document, now: Timestamp) -> Vec<String> {
         d.contacts.to_string(),
         d.changes.to_string(),
         heads_text(&d.heads),
+        signed_text(d),
         ago(d.last_change_time.as_ref(), now, "-"),
     ]
+}
+
+/// `#12`, `#12 (newest #14)` when this node lacks the owner's newest signed state, `unsigned`
+/// when changes are held that no signature covers, `+3 quarantined` when changes wait for one.
+pub fn signed_text(d: &v1::Document) -> String {
+    let mut text = if d.signed_seq == 0 {
+        "-".to_string()
+    } else {
+        format!("#{}", d.signed_seq)
+    };
+    if d.newest_signed_seq > d.signed_seq {
+        text.push_str(&format!(" (newest #{})", d.newest_signed_seq));
+    }
+    if !d.covered && d.changes > 1 {
+        text.push_str(" unsigned");
+    }
+    if d.quarantined_changes > 0 {
+        text.push_str(&format!(" +{} quarantined", d.quarantined_changes));
+    }
+    text
 }
 
 /// `1.5 MiB (1572864 bytes)`.
@@ -733,6 +791,8 @@ mod tests {
             bytes_received: 512,
             rejected: 1,
             last_error: String::new(),
+            stale_records: 1,
+            ..Default::default()
         }
     }
 
@@ -760,7 +820,7 @@ mod tests {
         );
         assert!(v["connected_since"].is_string());
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 11, "{keys:?}");
+        assert_eq!(keys.len(), 17, "{keys:?}");
 
         let never = v1::Peer {
             connected: false,
@@ -790,6 +850,7 @@ mod tests {
                 "2",
                 "1.5 MiB / 512 B",
                 "1",
+                "1 stale",
                 ""
             ]
         );
@@ -806,7 +867,7 @@ mod tests {
         };
         let row = peer_row(&waiting, &names, NOW);
         assert_eq!(row[1..5], ["-", "(accept only)", "no", "never"], "{row:?}");
-        assert_eq!(row[8], "connection refused");
+        assert_eq!(row[9], "connection refused");
 
         let text = table(PEER_COLUMNS, vec![peer_row(&peer(), &names, NOW)]);
         assert!(text.starts_with("NODE "), "{text}");
@@ -828,22 +889,37 @@ mod tests {
             last_change_time: at(NOW.0 - 240_000),
             offerings: 30,
             contacts: 12,
+            signed_seq: 41,
+            newest_signed_seq: 42,
+            covered: true,
+            ..Default::default()
         };
+        assert_eq!(signed_text(&d), "#41 (newest #42)");
+        assert_eq!(signature_text(&peer()), "1 stale");
         let v = document_json(&d);
+        assert_eq!(v["signed_seq"], 41);
         assert_eq!(v["document_id"], d.document_id.as_str());
         assert_eq!(v["own"], true);
         assert_eq!(v["heads"][1], "ffff0000");
         assert_eq!(v["changes"], 120);
         assert_eq!(v["size_bytes"], 4096);
         assert!(v["last_change_time"].as_str().unwrap().ends_with('Z'));
-        assert_eq!(v.as_object().unwrap().len(), 9);
+        assert_eq!(v.as_object().unwrap().len(), 14);
 
         let row = document_row(&d, NOW);
         assert_eq!(row[0], "Landkreis Vechta");
         assert_eq!(row[1], d.document_id[..6]);
         assert_eq!(
             row[2..],
-            ["yes", "30", "12", "120", "2 (a1b2c3d4)", "4 min ago"]
+            [
+                "yes",
+                "30",
+                "12",
+                "120",
+                "2 (a1b2c3d4)",
+                "#41 (newest #42)",
+                "4 min ago"
+            ]
         );
         let other = v1::Document {
             district_name: String::new(),
@@ -854,7 +930,7 @@ mod tests {
         };
         let row = document_row(&other, NOW);
         assert_eq!((row[0].as_str(), row[2].as_str()), (&row[1][..], ""));
-        assert_eq!((row[6].as_str(), row[7].as_str()), ("0", "-"));
+        assert_eq!((row[6].as_str(), row[8].as_str()), ("0", "-"));
     }
 
     #[test]

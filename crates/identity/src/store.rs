@@ -41,6 +41,16 @@ impl Identity {
     /// Fails with [`IdentityError::AlreadyExists`] if any of the three files exists: a key is
     /// never overwritten. If writing fails half-way, the files written so far are removed.
     pub fn create(dir: &Path, node_name: &str) -> Result<Self, IdentityError> {
+        Self::create_with_district(dir, node_name, DistrictKey::generate())
+    }
+
+    /// Like [`Identity::create`], for another node of an existing district: it holds the same
+    /// district key (copied from the district's first node), and a node identity of its own.
+    pub fn create_with_district(
+        dir: &Path,
+        node_name: &str,
+        district: DistrictKey,
+    ) -> Result<Self, IdentityError> {
         let paths = Paths::in_dir(dir);
         for path in paths.all() {
             if exists(path)? {
@@ -50,7 +60,7 @@ impl Identity {
             }
         }
         let identity = Identity {
-            district: DistrictKey::generate(),
+            district,
             node: NodeIdentity::generate(node_name)?,
         };
         if !dir.is_dir() {

@@ -639,6 +639,12 @@ impl node_service_server::NodeService for Api {
                     bytes_received: info.bytes_received,
                     rejected: info.rejected,
                     last_error: info.last_error,
+                    offences: info.offences,
+                    bad_signatures: info.bad_signatures,
+                    unsigned_changes: info.unsigned_changes,
+                    stale_records: info.stale_records,
+                    behind_signed: info.behind_signed.iter().map(|d| d.to_string()).collect(),
+                    last_notice: info.last_notice,
                 }
             })
             .collect();
@@ -670,6 +676,11 @@ impl node_service_server::NodeService for Api {
                 last_change_time: info.last_change.map(system_time),
                 offerings: d.map_or(0, |d| d.offerings.len() as u32),
                 contacts: d.map_or(0, |d| d.contacts.len() as u32),
+                signed_seq: info.signed_seq.unwrap_or(0),
+                signed_time: info.signed_at.map(system_time),
+                newest_signed_seq: info.newest_signed_seq.unwrap_or(0),
+                covered: info.covered,
+                quarantined_changes: info.quarantined_changes as u32,
             });
         }
         documents.sort_by(|a, b| (!a.own, &a.district_name).cmp(&(!b.own, &b.district_name)));

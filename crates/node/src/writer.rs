@@ -50,6 +50,10 @@ pub enum Command {
         id: RecordId,
         etag: Option<String>,
     },
+    /// Changes to the own document made by another node of the same district, which the sync
+    /// thread verified (signed with the district key) and stored: merge them into the writer's
+    /// document. (Internal: the API never sends it.)
+    Merge(Vec<u8>),
 }
 
 /// What a successful write produced.
@@ -90,7 +94,34 @@ pub struct WriterHandle {
     tx: mpsc::Sender<(Command, Reply)>,
 }
 
+/// A handle that does not keep the writer running (the sync thread holds one: the writer holds
+/// the sync thread's sender, so a strong handle would keep both alive at shutdown).
+#[derive(Clone)]
+pub struct WeakWriterHandle {
+    tx: mpsc::WeakSender<(Command, Reply)>,
+}
+
+impl WeakWriterHandle {
+    /// Hands the writer changes the sync thread stored (see [`Command::Merge`]), without
+    /// waiting. `false` if its queue is full or it is gone: the writer then has them only after
+    /// a restart (they are stored).
+    pub fn try_merge(&self, chunk: Vec<u8>) -> bool {
+        let Some(tx) = self.tx.upgrade() else {
+            return false;
+        };
+        let (reply, _) = oneshot::channel();
+        tx.try_send((Command::Merge(chunk), reply)).is_ok()
+    }
+}
+
 impl WriterHandle {
+    /// A handle that does not keep the writer running.
+    pub fn downgrade(&self) -> WeakWriterHandle {
+        WeakWriterHandle {
+            tx: self.tx.downgrade(),
+        }
+    }
+
     /// Sends a write and waits until it is durable (or refused).
     pub async fn write(&self, command: Command) -> Result<Outcome, WriteError> {
         let (reply, rx) = oneshot::channel();
@@ -126,6 +157,9 @@ pub struct Writer {
     local: DistrictView,
     /// Where durable local changes go on to the federation (none in tests without it).
     sync: Option<mpsc::Sender<crate::federation::ShellInput>>,
+    /// Merges the sync thread has stored but the writer has not applied yet: while any is
+    /// pending, the writer does not compact (a snapshot without them would drop their chunks).
+    merges_pending: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Storage key helper.
@@ -202,7 +236,49 @@ impl Writer {
             chunk_bytes,
             local,
             sync: None,
+            merges_pending: Arc::default(),
         }
+    }
+
+    /// The counter of merges in flight, shared with the sync thread.
+    pub fn merges_pending(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.merges_pending.clone()
+    }
+
+    /// Merges changes another node of the district made (already stored by the sync thread)
+    /// and refreshes the writer's own copy of the records they touched.
+    fn merge(&mut self, chunk: &[u8]) {
+        let before = self.doc.heads();
+        if let Err(e) = self.doc.automerge().load_incremental(chunk) {
+            tracing::error!(error = %e, "cannot merge changes of another node of the district");
+        }
+        let after = self.doc.heads();
+        if before != after {
+            self.doc.mark_saved();
+            for (kind, id) in self.doc.changed_records(&before, &after) {
+                match kind {
+                    RecordKind::Offering => match self.doc.offering(&id) {
+                        Ok(Some(o)) => {
+                            self.local.offerings.insert(id, o);
+                        }
+                        _ => {
+                            self.local.offerings.remove(&id);
+                        }
+                    },
+                    RecordKind::Contact => match self.doc.contact(&id) {
+                        Ok(Some(c)) => {
+                            self.local.contacts.insert(id, c);
+                        }
+                        _ => {
+                            self.local.contacts.remove(&id);
+                        }
+                    },
+                }
+            }
+            tracing::debug!("merged changes of another node of the district");
+        }
+        self.merges_pending
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// A copy of the own document for the sync core, as it is now (call after start-up writes).
@@ -294,6 +370,17 @@ impl Writer {
     }
 
     fn process(&mut self, batch: &mut Vec<(Command, Reply)>) {
+        // Merges first (they are already stored), then the writes.
+        batch.retain(|(command, _)| match command {
+            Command::Merge(chunk) => {
+                self.merge(chunk);
+                false
+            }
+            _ => true,
+        });
+        if batch.is_empty() {
+            return;
+        }
         let now = Timestamp::now();
         let mut results = Vec::with_capacity(batch.len());
         for (command, _) in batch.iter() {
@@ -392,6 +479,13 @@ impl Writer {
         if self.chunk_bytes < self.compact_min_bytes.max(self.snapshot_bytes) {
             return;
         }
+        if self
+            .merges_pending
+            .load(std::sync::atomic::Ordering::Acquire)
+            > 0
+        {
+            return;
+        }
         let started = std::time::Instant::now();
         let snapshot = self.doc.save();
         let heads = self.heads_bytes();
@@ -440,6 +534,10 @@ impl Writer {
     fn apply(&mut self, command: &Command, now: Timestamp) -> Result<Applied, WriteError> {
         use v1::change_event::Kind;
         match command {
+            // Handled before the writes of a batch (`process`); never reaches here.
+            Command::Merge(_) => Err(WriteError::Storage(
+                "a merge is not a write (internal error)".into(),
+            )),
             Command::CreateOffering(o) => {
                 let mut o = o.clone();
                 o.district_id = self.district;

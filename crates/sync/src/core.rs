@@ -1041,10 +1041,8 @@ impl SyncCore {
         }
     }
 
-    /// Restarts exchanges that stalled: the peer is not known to be in sync, and either our
-    /// message got no answer, or (with a read-only state, which stays silent once it has
-    /// nothing new to send) the peer is behind us and nothing moved — in both cases a frame was
-    /// lost. The wait doubles with each restart that gets no answer.
+    /// Restarts exchanges that stalled: the peer is not known to be in sync and our message got
+    /// no answer (a frame was lost). The wait doubles with each restart that gets no answer.
     fn tick(&mut self, out: &mut Vec<Output>) {
         let now = self.now_ms;
         let mut due = Vec::new();

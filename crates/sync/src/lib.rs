@@ -33,9 +33,10 @@
 //!   document: [`Output::Persist`] (exactly the new changes, to append to storage) and
 //!   [`Output::DocumentChanged`]; then [`Output::PersistSyncState`] if the shared heads moved;
 //!   then [`Output::Send`]s. The shell persists and flushes before it sends anything, so a change
-//!   is on our disk before another node learns it from us.
+//!   is on our disk before another node learns it from us. A `Persist` carries the signed-heads
+//!   records that cover the document as stored, to keep in the same storage commit.
 //! - [`Input::LocalChange`] → the own node's writer committed and stored a change: the core
-//!   applies it to its copy and sends it on. Nothing to persist.
+//!   applies it to its copy, signs the new heads ([`Output::PersistSigned`]) and sends it on.
 //! - [`Input::Tick`] → stalled exchanges are restarted (see below).
 //!
 //! # The relay
@@ -56,15 +57,26 @@
 //!   message about any other document is refused with [`Output::Rejected`]: not applied, no
 //!   document created, no answer. If the district is trusted later, the document is fetched from
 //!   the peers that offered or announced it.
-//! - **Only the owner writes its document.** The own district's document is synced with
-//!   Automerge's read-only sync state: the core tells peers it takes no changes (so honest peers
-//!   send none), never applies any that arrive ([`Output::Rejected`], counted as an offence), and
-//!   still answers so the peer learns our heads and gets our changes.
-//! - What this core does not check yet: that a relayed change of *another* district's document
-//!   was written by that district. DESIGN.md §2 has the owners sign their heads; until the frames
-//!   carry those signatures, a node accepts any change to a trusted district's document from any
-//!   peer.
-//!
+//! - **Only the owner writes its document** — enforced by signatures ([`signed`]): the core
+//!   signs the own document's heads with the district key after every local change (and at
+//!   start if what is stored is not covered), and takes a received change only if a verified
+//!   signed-heads record of the document's owner covers it (the change is one of, or an
+//!   ancestor of, the record's heads: Automerge hashes chain the history, so one signature
+//!   authenticates everything below it). Records travel with the data — in sync frames, hellos
+//!   and records-only [`Frame::Signed`] frames — whoever relays it. A record that does not
+//!   verify refuses the whole message ([`RejectKind::BadSignature`]); changes no record covers
+//!   wait in a bounded in-memory quarantine ([`RejectKind::Unsigned`]), are never stored,
+//!   applied or relayed, and are applied when a record covering them arrives. Both are offences
+//!   and the peer is told why ([`Frame::Notice`]). Every node of a district holds the district
+//!   key, so the own document takes changes signed with it: a district can run several nodes,
+//!   whose concurrent edits merge.
+//! - Each sync frame carries the sender's newest verified sequence number for the document: a
+//!   node that knows a newer one sends its records back, so the newest signed state reaches
+//!   every node even when no changes travel, and a peer that shows an older one than we know is
+//!   **behind** (or holds the newest state back) — [`PeerDocumentStatus::behind_signed`]. An
+//!   older record than we hold is not taken ([`PeerStatus::stale_records`]); the document
+//!   cannot roll back anyway (Automerge only merges).
+
 //! # Limits and violations
 //!
 //! [`Limits`]: a message over `max_message_bytes` is refused and the stream closed; a message

@@ -49,6 +49,12 @@ pub enum ShellInput {
     LocalChange { chunk: Vec<u8> },
     /// The trusted districts changed.
     SetTrusted(Vec<DistrictId>),
+    /// The own document's writer is running (changes of the own district from its other
+    /// nodes are merged there), with its counter of merges in flight.
+    Writer(
+        crate::writer::WeakWriterHandle,
+        Arc<std::sync::atomic::AtomicU64>,
+    ),
     /// Close the stream to a removed peer.
     DropPeer(NodeId),
     /// Periodic: lets the core retry and refreshes the status.
@@ -133,6 +139,12 @@ pub struct Shell {
     stored: HashMap<DistrictId, (u64, u64)>,
     compact_min_bytes: u64,
     metrics: crate::metrics::Metrics,
+    /// The own document's writer: changes another node of the district made are merged there
+    /// too (the sync thread stores them; see `Command::Merge`).
+    writer: Option<(
+        crate::writer::WeakWriterHandle,
+        Arc<std::sync::atomic::AtomicU64>,
+    )>,
 }
 
 /// A pending persist of one document within a batch.
@@ -181,6 +193,7 @@ impl Shell {
             stored: HashMap::new(),
             compact_min_bytes: 1 << 20,
             metrics: crate::metrics::Metrics::default(),
+            writer: None,
         }
     }
 
@@ -311,6 +324,7 @@ impl Shell {
                         now_ms: now,
                     }));
                 }
+                ShellInput::Writer(handle, pending) => self.writer = Some((handle, pending)),
                 ShellInput::SetTrusted(districts) => {
                     outputs.extend(self.core.handle(Input::SetTrusted { districts }));
                 }
@@ -499,6 +513,25 @@ impl Shell {
             let (events, fresh) = feed_events(document, &self.view, doc, &p, &self.trusted_names);
             let heads: Vec<[u8; 32]> = p.heads.iter().map(|h| h.0).collect();
             let key = doc_key(&doc);
+            if doc == self.own_district {
+                // Another node of our district wrote (the core checked its signature): the
+                // writer merges it; it does not compact until it has (its snapshot would drop
+                // the chunk stored here).
+                match &self.writer {
+                    Some((writer, pending)) => {
+                        pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                        if !writer.try_merge(p.chunks.clone()) {
+                            pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+                            tracing::error!(
+                                "the writer's queue is full: it gets the district's other node's changes after a restart"
+                            );
+                        }
+                    }
+                    None => tracing::error!(
+                        "changes of another node of the district arrived before the writer runs"
+                    ),
+                }
+            }
             let records = encode_list(&p.signed);
             let records_key = signed_key(&doc);
             match self.store.commit(Commit {
