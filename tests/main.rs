@@ -10,4 +10,5 @@ mod cli;
 mod durability;
 mod federation;
 mod feed;
+mod malicious;
 mod metrics;
