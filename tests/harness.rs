@@ -157,10 +157,23 @@ impl TestNode {
         if let Some(mut c) = self.child.take() {
             let pid = c.id().to_string();
             let _ = Command::new("kill").args(["-TERM", &pid]).status();
-            let status = tokio::task::spawn_blocking(move || c.wait())
-                .await
-                .expect("join")
-                .expect("wait for node");
+            // A graceful stop is bounded: a node that hangs in shutdown fails the test (and is
+            // killed) instead of hanging the suite.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let status = loop {
+                match c.try_wait().expect("wait for node") {
+                    Some(status) => break status,
+                    None if Instant::now() > deadline => {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        panic!(
+                            "node did not stop within 60 s of SIGTERM; log:\n{}",
+                            self.log()
+                        );
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            };
             assert!(
                 status.success(),
                 "node did not stop cleanly ({status}); log:\n{}",

@@ -453,6 +453,8 @@ async fn a_changes_signed_with_the_rogues_own_key_are_refused_whole() {
     let status = rogue.status_on(a).await;
     assert!(status.last_error.contains("offences"), "{status:?}");
     assert_eq!(status.rejected, 11, "{status:?}");
+    // Counted over the connection's end (the core forgets a disconnected peer).
+    assert_eq!(status.bad_signatures, 11, "{status:?}");
     assert_eq!(
         rejected(a, &rogue.id, Some(&b_doc), "bad_signature").await,
         11.0

@@ -597,6 +597,7 @@ impl SyncCore {
                     peer,
                     doc: Some(doc),
                     kind: RejectKind::BadSignature,
+                    changes: 0,
                     reason: reason.clone(),
                 });
                 out.push(Output::Send {
@@ -633,6 +634,7 @@ impl SyncCore {
                 peer,
                 doc: Some(doc),
                 kind: RejectKind::Protocol,
+                changes: 0,
                 reason: reason.clone(),
             });
             return self.disconnect(peer, reason, out);
@@ -660,6 +662,7 @@ impl SyncCore {
                 peer,
                 doc: Some(doc),
                 kind: RejectKind::Untrusted,
+                changes: 0,
                 reason: format!("document {doc} belongs to a district this node does not trust"),
             });
             return;
@@ -695,6 +698,7 @@ impl SyncCore {
         // 1. The owner's signatures that came with it: one bad record refuses the whole
         //    message.
         let new_records = !signed.is_empty();
+        let sent_with_it: Vec<[u8; 64]> = signed.iter().map(|r| r.signature).collect();
         let records_before = self
             .docs
             .get(&doc)
@@ -724,6 +728,7 @@ impl SyncCore {
                     peer,
                     doc: Some(doc),
                     kind: RejectKind::TooLarge,
+                    changes: 0,
                     reason: format!(
                         "document {doc} would grow to about {size} bytes, over the limit of {max_document_bytes} bytes"
                     ),
@@ -791,6 +796,16 @@ impl SyncCore {
             held.settle_records();
         }
         let records_moved = held.record_signatures() != records_before;
+        // The peer sent the records that now cover the document: no need to send them back.
+        if !sent_with_it.is_empty()
+            && !held.signed.is_empty()
+            && held
+                .signed
+                .iter()
+                .all(|r| sent_with_it.contains(&r.signature))
+        {
+            pd.signed_sent = held.signed.iter().map(|r| r.signature).collect();
+        }
         if changed {
             let chunk = held.doc.automerge().save_after(&before);
             applied = chunk.len();
@@ -843,6 +858,7 @@ impl SyncCore {
                 } else {
                     RejectKind::Unsigned
                 },
+                changes: unsigned as u64,
                 reason: reason.clone(),
             });
             out.push(Output::Send {

@@ -134,6 +134,8 @@ pub enum Output {
         peer: NodeId,
         doc: Option<DistrictId>,
         kind: RejectKind,
+        /// How many changes were refused or quarantined (0 where that does not apply).
+        changes: u64,
         reason: String,
     },
     /// The peer told us it refused something of ours ([`Frame::Notice`]). For log and status.

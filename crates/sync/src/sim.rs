@@ -764,6 +764,7 @@ impl Sim {
                     doc,
                     kind,
                     reason,
+                    ..
                 } => {
                     self.stats.rejected += 1;
                     let from = self.index[&peer];

@@ -75,11 +75,12 @@ pub struct PeerInfo {
     pub last_error: String,
     /// Offences on the current connection (bad signatures, unsigned changes, ...).
     pub offences: u32,
-    /// Signed-heads records from this peer that did not verify.
+    /// Since the node started, over all connections: signed-heads records from this peer that
+    /// did not verify (each refused a whole message)...
     pub bad_signatures: u32,
-    /// Changes from this peer that no owner's signature covered (quarantined, never applied).
+    /// ... changes no owner's signature covered (quarantined, never applied) ...
     pub unsigned_changes: u64,
-    /// Older signed states than ones we held (a replay, or a relay that is behind).
+    /// ... and older signed states than ones we held (a replay, or a relay that is behind).
     pub stale_records: u32,
     /// Documents for which the peer shows an older signed state than the newest we know: it is
     /// behind, or holds the owner's newest state back.
@@ -141,6 +142,8 @@ pub struct Shell {
     metrics: crate::metrics::Metrics,
     /// The own document's writer: changes another node of the district made are merged there
     /// too (the sync thread stores them; see `Command::Merge`).
+    /// Per connected peer: the stale records the core had counted at the last status.
+    stale_seen: HashMap<NodeId, u32>,
     writer: Option<(
         crate::writer::WeakWriterHandle,
         Arc<std::sync::atomic::AtomicU64>,
@@ -193,6 +196,7 @@ impl Shell {
             stored: HashMap::new(),
             compact_min_bytes: 1 << 20,
             metrics: crate::metrics::Metrics::default(),
+            stale_seen: HashMap::new(),
             writer: None,
         }
     }
@@ -457,6 +461,7 @@ impl Shell {
                     peer,
                     doc,
                     kind,
+                    changes,
                     reason,
                 } => {
                     tracing::warn!(%peer, doc = ?doc.map(|d| d.to_string()), kind = kind.as_str(), %reason, "refused data from a peer");
@@ -467,6 +472,14 @@ impl Shell {
                     );
                     let info = self.info.entry(peer).or_default();
                     info.rejected += 1;
+                    // Kept here, over connections (the core forgets a peer it disconnects).
+                    match kind {
+                        RejectKind::BadSignature => info.bad_signatures += 1,
+                        RejectKind::Unsigned | RejectKind::QuarantineFull => {
+                            info.unsigned_changes += changes
+                        }
+                        _ => {}
+                    }
                     info.last_error = reason;
                 }
             }
@@ -634,17 +647,20 @@ impl Shell {
             let Some(p) = statuses.get(peer) else {
                 info.documents_behind = 0;
                 info.behind_signed.clear();
+                self.stale_seen.remove(peer);
                 continue;
             };
             info.documents_behind = p.documents_behind;
             info.offences = p.offences;
-            info.bad_signatures = p.bad_signatures;
-            info.unsigned_changes = p.unsigned_changes;
-            for _ in info.stale_records..p.stale_records {
+            // Stale records are no offence and make no output: counted from the core's
+            // per-connection figure (what is new since the last look), kept over connections.
+            let seen = self.stale_seen.entry(*peer).or_default();
+            for _ in *seen..p.stale_records {
                 self.metrics
                     .rejected(&peer.to_string(), "", crate::metrics::RejectReason::Stale);
+                info.stale_records += 1;
             }
-            info.stale_records = p.stale_records;
+            *seen = p.stale_records;
             info.behind_signed = p
                 .documents
                 .iter()
