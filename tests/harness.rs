@@ -26,7 +26,11 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a fresh node for a district, on a free loopback port.
     pub fn start(district: &str) -> TestNode {
-        let dir = tempfile::tempdir().expect("temp dir");
+        TestNode::launched(district, tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Starts a node of `district` on `dir` (initialised there first if it is empty).
+    fn launched(district: &str, dir: tempfile::TempDir) -> TestNode {
         let mut node = TestNode {
             district: district.to_string(),
             dir,
@@ -52,16 +56,7 @@ impl TestNode {
             .status()
             .expect("kreisnetz init");
         assert!(status.success(), "kreisnetz init --district-key failed");
-        let mut node = TestNode {
-            district: first.district.clone(),
-            dir,
-            child: None,
-            addr: String::new(),
-            federation_addr: String::new(),
-            token: String::new(),
-        };
-        node.launch();
-        node
+        TestNode::launched(&first.district, dir)
     }
 
     fn launch(&mut self) {

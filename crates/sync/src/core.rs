@@ -593,20 +593,7 @@ impl SyncCore {
                     "a signed-heads record of {doc} was refused: {e}; the whole message was dropped"
                 );
                 tracing::warn!(%peer, %doc, error = %e, "refusing a message with a bad signature");
-                out.push(Output::Rejected {
-                    peer,
-                    doc: Some(doc),
-                    kind: RejectKind::BadSignature,
-                    changes: 0,
-                    reason: reason.clone(),
-                });
-                out.push(Output::Send {
-                    peer,
-                    frame: Frame::Notice {
-                        doc: Some(doc),
-                        reason,
-                    },
-                });
+                refuse(peer, doc, RejectKind::BadSignature, 0, reason, out);
                 if too_many {
                     self.disconnect(peer, format!("more than {max_offences} offences"), out);
                 }
@@ -850,24 +837,12 @@ impl SyncCore {
                 )
             };
             tracing::warn!(%peer, %doc, unsigned, dropped, "quarantined unsigned changes");
-            out.push(Output::Rejected {
-                peer,
-                doc: Some(doc),
-                kind: if dropped > 0 {
-                    RejectKind::QuarantineFull
-                } else {
-                    RejectKind::Unsigned
-                },
-                changes: unsigned as u64,
-                reason: reason.clone(),
-            });
-            out.push(Output::Send {
-                peer,
-                frame: Frame::Notice {
-                    doc: Some(doc),
-                    reason,
-                },
-            });
+            let kind = if dropped > 0 {
+                RejectKind::QuarantineFull
+            } else {
+                RejectKind::Unsigned
+            };
+            refuse(peer, doc, kind, unsigned as u64, reason, out);
         }
         if let Err(e) = result {
             let reason = format!("cannot apply a sync message for {doc}: {e}");
@@ -1163,6 +1138,31 @@ impl SyncCore {
             },
         });
     }
+}
+
+/// An offence about `doc`: reported to the shell and told to the peer (the stream stays open).
+fn refuse(
+    peer: NodeId,
+    doc: DistrictId,
+    kind: RejectKind,
+    changes: u64,
+    reason: String,
+    out: &mut Vec<Output>,
+) {
+    out.push(Output::Rejected {
+        peer,
+        doc: Some(doc),
+        kind,
+        changes,
+        reason: reason.clone(),
+    });
+    out.push(Output::Send {
+        peer,
+        frame: Frame::Notice {
+            doc: Some(doc),
+            reason,
+        },
+    });
 }
 
 /// Hands the sync state to the shell if its persisted form changed.
