@@ -708,7 +708,7 @@ async fn e_a_replayed_older_record_rolls_nothing_back() {
         })
         .await;
     eventually("A counts the stale records of the rogue", || async {
-        rejected(a, &rogue.id, None, "stale").await >= 2.0
+        rejected(a, &rogue.id, Some(&d), "stale").await >= 2.0
     })
     .await;
     for node in [a, b] {

@@ -582,6 +582,12 @@ impl SyncCore {
                 for (seq, newest) in taken.stale {
                     p.stale_records += 1;
                     tracing::info!(%peer, %doc, seq, newest, "a peer showed an older signed state than one we hold");
+                    out.push(Output::Stale {
+                        peer,
+                        doc,
+                        seq,
+                        newest,
+                    });
                 }
                 true
             }

@@ -138,6 +138,16 @@ pub enum Output {
         changes: u64,
         reason: String,
     },
+    /// The peer showed a signed state of `doc` older than the newest we hold (`seq` < `newest`):
+    /// not taken, and no offence (a relay that is behind does this on every connection), but a
+    /// replay or a relay holding the newest state back looks the same. For log, status and
+    /// metrics.
+    Stale {
+        peer: NodeId,
+        doc: DistrictId,
+        seq: u64,
+        newest: u64,
+    },
     /// The peer told us it refused something of ours ([`Frame::Notice`]). For log and status.
     PeerNotice {
         peer: NodeId,

@@ -752,7 +752,7 @@ impl Sim {
                     self.nodes[i].store.signed.insert(doc, signed);
                 }
                 Output::DocumentChanged { .. } => {}
-                Output::PeerNotice { .. } => {}
+                Output::PeerNotice { .. } | Output::Stale { .. } => {}
                 Output::Disconnect { peer, reason } => {
                     panic!(
                         "node {i} closed the stream to {peer}: {reason}\n{}",

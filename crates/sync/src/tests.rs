@@ -96,7 +96,8 @@ impl Net {
                 }
                 Output::DocumentChanged { .. }
                 | Output::Rejected { .. }
-                | Output::PeerNotice { .. } => {}
+                | Output::PeerNotice { .. }
+                | Output::Stale { .. } => {}
             }
         }
     }

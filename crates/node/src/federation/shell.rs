@@ -142,8 +142,6 @@ pub struct Shell {
     metrics: crate::metrics::Metrics,
     /// The own document's writer: changes another node of the district made are merged there
     /// too (the sync thread stores them; see `Command::Merge`).
-    /// Per connected peer: the stale records the core had counted at the last status.
-    stale_seen: HashMap<NodeId, u32>,
     writer: Option<(
         crate::writer::WeakWriterHandle,
         Arc<std::sync::atomic::AtomicU64>,
@@ -196,7 +194,6 @@ impl Shell {
             stored: HashMap::new(),
             compact_min_bytes: 1 << 20,
             metrics: crate::metrics::Metrics::default(),
-            stale_seen: HashMap::new(),
             writer: None,
         }
     }
@@ -424,6 +421,20 @@ impl Shell {
                     Some(p) => p.signed = signed,
                     None => signed_only.push((doc, signed)),
                 },
+                Output::Stale {
+                    peer,
+                    doc,
+                    seq,
+                    newest,
+                } => {
+                    tracing::info!(%peer, %doc, seq, newest, "a peer showed an older signed state than one this node holds");
+                    self.info.entry(peer).or_default().stale_records += 1;
+                    self.metrics.rejected(
+                        &peer.to_string(),
+                        &doc.to_string(),
+                        crate::metrics::RejectReason::Stale,
+                    );
+                }
                 Output::PeerNotice { peer, doc, reason } => {
                     tracing::warn!(%peer, doc = ?doc.map(|d| d.to_string()), %reason, "a peer refused something of ours");
                     self.info.entry(peer).or_default().last_notice = reason;
@@ -647,20 +658,10 @@ impl Shell {
             let Some(p) = statuses.get(peer) else {
                 info.documents_behind = 0;
                 info.behind_signed.clear();
-                self.stale_seen.remove(peer);
                 continue;
             };
             info.documents_behind = p.documents_behind;
             info.offences = p.offences;
-            // Stale records are no offence and make no output: counted from the core's
-            // per-connection figure (what is new since the last look), kept over connections.
-            let seen = self.stale_seen.entry(*peer).or_default();
-            for _ in *seen..p.stale_records {
-                self.metrics
-                    .rejected(&peer.to_string(), "", crate::metrics::RejectReason::Stale);
-                info.stale_records += 1;
-            }
-            *seen = p.stale_records;
             info.behind_signed = p
                 .documents
                 .iter()
