@@ -242,13 +242,9 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .with_stored_sizes(stored_sizes, config.storage.compact_min_bytes)
         .with_metrics(metrics.clone())
         .spawn(sync_rx);
-    let merges_pending = writer.merges_pending();
     let (writer_handle, writer_join) = writer.with_sync(sync_tx.clone()).spawn(4096);
     let _ = sync_tx
-        .send(ShellInput::Writer(
-            writer_handle.downgrade(),
-            merges_pending,
-        ))
+        .send(ShellInput::Writer(writer_handle.downgrade()))
         .await;
 
     let listener = TcpListener::bind(config.api.listen)

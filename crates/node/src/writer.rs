@@ -51,8 +51,8 @@ pub enum Command {
         etag: Option<String>,
     },
     /// Changes to the own document made by another node of the same district, which the sync
-    /// thread verified (signed with the district key) and stored: merge them into the writer's
-    /// document. (Internal: the API never sends it.)
+    /// thread verified (signed with the district key): merged into the writer's document and
+    /// stored with their feed events like a write. (Internal: the API never sends it.)
     Merge(Vec<u8>),
 }
 
@@ -102,9 +102,9 @@ pub struct WeakWriterHandle {
 }
 
 impl WeakWriterHandle {
-    /// Hands the writer changes the sync thread stored (see [`Command::Merge`]), without
-    /// waiting. `false` if its queue is full or it is gone: the writer then has them only after
-    /// a restart (they are stored).
+    /// Hands the writer changes of another node of the district (see [`Command::Merge`]),
+    /// without waiting. `false` if its queue is full or it is gone: they are then fetched from
+    /// the other node again after a restart.
     pub fn try_merge(&self, chunk: Vec<u8>) -> bool {
         let Some(tx) = self.tx.upgrade() else {
             return false;
@@ -157,9 +157,6 @@ pub struct Writer {
     local: DistrictView,
     /// Where durable local changes go on to the federation (none in tests without it).
     sync: Option<mpsc::Sender<crate::federation::ShellInput>>,
-    /// Merges the sync thread has stored but the writer has not applied yet: while any is
-    /// pending, the writer does not compact (a snapshot without them would drop their chunks).
-    merges_pending: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Storage key helper.
@@ -236,49 +233,61 @@ impl Writer {
             chunk_bytes,
             local,
             sync: None,
-            merges_pending: Arc::default(),
         }
     }
 
-    /// The counter of merges in flight, shared with the sync thread.
-    pub fn merges_pending(&self) -> Arc<std::sync::atomic::AtomicU64> {
-        self.merges_pending.clone()
-    }
-
-    /// Merges changes another node of the district made (already stored by the sync thread)
-    /// and refreshes the writer's own copy of the records they touched.
-    fn merge(&mut self, chunk: &[u8]) {
+    /// Merges changes another node of the district made (the sync thread verified their
+    /// signature) into the writer's document, and returns them as applied writes — one per
+    /// record they touched, read from the writer's document, which also has every write of this
+    /// node — so that they are stored, published and announced in the feed like local writes.
+    fn merge(&mut self, chunk: &[u8], now: Timestamp) -> Vec<Applied> {
+        use v1::change_event::Kind;
         let before = self.doc.heads();
         if let Err(e) = self.doc.automerge().load_incremental(chunk) {
             tracing::error!(error = %e, "cannot merge changes of another node of the district");
         }
         let after = self.doc.heads();
-        if before != after {
-            self.doc.mark_saved();
-            for (kind, id) in self.doc.changed_records(&before, &after) {
-                match kind {
-                    RecordKind::Offering => match self.doc.offering(&id) {
-                        Ok(Some(o)) => {
-                            self.local.offerings.insert(id, o);
-                        }
-                        _ => {
-                            self.local.offerings.remove(&id);
-                        }
-                    },
-                    RecordKind::Contact => match self.doc.contact(&id) {
-                        Ok(Some(c)) => {
-                            self.local.contacts.insert(id, c);
-                        }
-                        _ => {
-                            self.local.contacts.remove(&id);
-                        }
-                    },
-                }
-            }
-            tracing::debug!("merged changes of another node of the district");
+        if before == after {
+            return Vec::new();
         }
-        self.merges_pending
-            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        let mut merged = Vec::new();
+        for (kind, id) in self.doc.changed_records(&before, &after) {
+            let applied = match kind {
+                RecordKind::Offering => match self.doc.offering(&id).ok().flatten() {
+                    Some(o) if self.local.offerings.contains_key(&id) => {
+                        Applied::offering(Kind::OfferingUpdated, o, now)
+                    }
+                    Some(o) => Applied::offering(Kind::OfferingCreated, o, now),
+                    None => Applied::deleted(
+                        Kind::OfferingDeleted,
+                        self.district,
+                        RecordKind::Offering,
+                        id,
+                        now,
+                    ),
+                },
+                RecordKind::Contact => match self.doc.contact(&id).ok().flatten() {
+                    Some(c) if self.local.contacts.contains_key(&id) => {
+                        Applied::contact(Kind::ContactUpdated, c, now)
+                    }
+                    Some(c) => Applied::contact(Kind::ContactCreated, c, now),
+                    None => Applied::deleted(
+                        Kind::ContactDeleted,
+                        self.district,
+                        RecordKind::Contact,
+                        id,
+                        now,
+                    ),
+                },
+            };
+            apply_to_view(&mut self.local, &applied);
+            merged.push(applied);
+        }
+        tracing::debug!(
+            records = merged.len(),
+            "merged changes of another node of the district"
+        );
+        merged
     }
 
     /// A copy of the own document for the sync core, as it is now (call after start-up writes).
@@ -370,18 +379,16 @@ impl Writer {
     }
 
     fn process(&mut self, batch: &mut Vec<(Command, Reply)>) {
-        // Merges first (they are already stored), then the writes.
+        let now = Timestamp::now();
+        // Merges first, then the writes; all stored in one commit.
+        let mut merged = Vec::new();
         batch.retain(|(command, _)| match command {
             Command::Merge(chunk) => {
-                self.merge(chunk);
+                merged.extend(self.merge(chunk, now));
                 false
             }
             _ => true,
         });
-        if batch.is_empty() {
-            return;
-        }
-        let now = Timestamp::now();
         let mut results = Vec::with_capacity(batch.len());
         for (command, _) in batch.iter() {
             let result = self.apply(command, now);
@@ -395,10 +402,10 @@ impl Writer {
             results.push(result);
         }
         let ok = results.iter().filter(|r| r.is_ok()).count();
-        if ok > 0 {
-            let events: Vec<Vec<u8>> = results
+        if ok > 0 || !merged.is_empty() {
+            let events: Vec<Vec<u8>> = merged
                 .iter()
-                .flatten()
+                .chain(results.iter().flatten())
                 .map(|a| a.event.encode_to_vec())
                 .collect();
             let chunk = self.doc.take_unsaved();
@@ -422,7 +429,7 @@ impl Writer {
                         "batch durable"
                     );
                     self.chunk_bytes += chunk.len() as u64;
-                    self.publish(&results);
+                    self.publish(merged.iter().chain(results.iter().flatten()));
                     self.announce(&chunk);
                     if let Some(last) = seqs.last() {
                         // The sync thread advances the same head: keep the larger.
@@ -465,25 +472,18 @@ impl Writer {
         }
     }
 
-    fn publish(&self, results: &[Result<Applied, WriteError>]) {
+    fn publish<'a>(&self, applied: impl Iterator<Item = &'a Applied>) {
         let Ok(mut view) = self.published.view.write() else {
             return;
         };
         let own = view.districts.entry(self.district).or_default();
-        for applied in results.iter().flatten() {
-            apply_to_view(own, applied);
+        for a in applied {
+            apply_to_view(own, a);
         }
     }
 
     fn maybe_compact(&mut self) {
         if self.chunk_bytes < self.compact_min_bytes.max(self.snapshot_bytes) {
-            return;
-        }
-        if self
-            .merges_pending
-            .load(std::sync::atomic::Ordering::Acquire)
-            > 0
-        {
             return;
         }
         let started = std::time::Instant::now();

@@ -50,11 +50,8 @@ pub enum ShellInput {
     /// The trusted districts changed.
     SetTrusted(Vec<DistrictId>),
     /// The own document's writer is running (changes of the own district from its other
-    /// nodes are merged there), with its counter of merges in flight.
-    Writer(
-        crate::writer::WeakWriterHandle,
-        Arc<std::sync::atomic::AtomicU64>,
-    ),
+    /// nodes are merged there).
+    Writer(crate::writer::WeakWriterHandle),
     /// Close the stream to a removed peer.
     DropPeer(NodeId),
     /// Periodic: lets the core retry and refreshes the status.
@@ -142,10 +139,7 @@ pub struct Shell {
     metrics: crate::metrics::Metrics,
     /// The own document's writer: changes another node of the district made are merged there
     /// too (the sync thread stores them; see `Command::Merge`).
-    writer: Option<(
-        crate::writer::WeakWriterHandle,
-        Arc<std::sync::atomic::AtomicU64>,
-    )>,
+    writer: Option<crate::writer::WeakWriterHandle>,
 }
 
 /// A pending persist of one document within a batch.
@@ -325,7 +319,7 @@ impl Shell {
                         now_ms: now,
                     }));
                 }
-                ShellInput::Writer(handle, pending) => self.writer = Some((handle, pending)),
+                ShellInput::Writer(handle) => self.writer = Some(handle),
                 ShellInput::SetTrusted(districts) => {
                     outputs.extend(self.core.handle(Input::SetTrusted { districts }));
                 }
@@ -531,31 +525,31 @@ impl Shell {
         let mut refreshed: Vec<(DistrictId, Vec<ViewChange>)> = Vec::new();
         let mut last_seq = None;
         for (doc, p) in pending {
+            if doc == self.own_district {
+                // Another node of our district wrote (the core checked its signature): the
+                // writer merges it and stores it with its feed events, like a write; the read
+                // view and compaction of the own document are the writer's too. Only the
+                // records are stored here.
+                match &self.writer {
+                    Some(writer) if writer.try_merge(p.chunks.clone()) => {}
+                    _ => tracing::error!(
+                        "the writer cannot take the changes of another node of the district now; they are fetched again after a restart"
+                    ),
+                }
+                if let Err(e) = self
+                    .store
+                    .put_meta(&signed_key(&doc), &encode_list(&p.signed))
+                {
+                    tracing::warn!(%doc, error = %e, "cannot store signed-heads records");
+                }
+                continue;
+            }
             let Some(document) = self.core.document(&doc) else {
                 continue;
             };
             let (events, fresh) = feed_events(document, &self.view, doc, &p, &self.trusted_names);
             let heads: Vec<[u8; 32]> = p.heads.iter().map(|h| h.0).collect();
             let key = doc_key(&doc);
-            if doc == self.own_district {
-                // Another node of our district wrote (the core checked its signature): the
-                // writer merges it; it does not compact until it has (its snapshot would drop
-                // the chunk stored here).
-                match &self.writer {
-                    Some((writer, pending)) => {
-                        pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                        if !writer.try_merge(p.chunks.clone()) {
-                            pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-                            tracing::error!(
-                                "the writer's queue is full: it gets the district's other node's changes after a restart"
-                            );
-                        }
-                    }
-                    None => tracing::error!(
-                        "changes of another node of the district arrived before the writer runs"
-                    ),
-                }
-            }
             let records = encode_list(&p.signed);
             let records_key = signed_key(&doc);
             match self.store.commit(Commit {
