@@ -21,12 +21,33 @@ pub struct TestNode {
     pub federation_addr: String,
     /// The admin token the node created on first start.
     pub token: String,
+    /// Extra environment variables of the node process (e.g. `KREISNETZ_API__TLS_CERT`).
+    env: Vec<(String, String)>,
 }
 
 impl TestNode {
     /// Starts a fresh node for a district, on a free loopback port.
     pub fn start(district: &str) -> TestNode {
         TestNode::launched(district, tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Starts a fresh node for a district with extra environment variables, e.g. configuration
+    /// keys (`KREISNETZ_API__TLS_CERT`); a restart keeps them.
+    pub fn start_with_env(district: &str, env: &[(&str, &str)]) -> TestNode {
+        let mut node = TestNode {
+            district: district.to_string(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+            addr: String::new(),
+            federation_addr: String::new(),
+            token: String::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        node.launch();
+        node
     }
 
     /// Starts a node of `district` on `dir` (initialised there first if it is empty).
@@ -38,6 +59,7 @@ impl TestNode {
             addr: String::new(),
             federation_addr: String::new(),
             token: String::new(),
+            env: Vec::new(),
         };
         node.launch();
         node
@@ -82,6 +104,7 @@ impl TestNode {
             .args(["--federation-listen", &federation_listen])
             .env("RUST_LOG", "info")
             .env("KREISNETZ_API__SHUTDOWN_GRACE_SECS", "3")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -118,6 +141,12 @@ impl TestNode {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The API address as `https://host:port`, for a node started with `api.tls_cert` and
+    /// `api.tls_key` (`addr` is always `http://`).
+    pub fn https_addr(&self) -> String {
+        self.addr.replacen("http://", "https://", 1)
     }
 
     pub fn log(&self) -> String {

@@ -7,6 +7,7 @@ mod harness;
 mod api;
 mod auth;
 mod cli;
+mod cli_tls;
 mod durability;
 mod federation;
 mod feed;

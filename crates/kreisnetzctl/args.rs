@@ -25,8 +25,10 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  any other error
-  2  usage: unknown command or flag, missing or bad flag value (reported before any call)
-  3  the node is unreachable or unavailable, or the call timed out
+  2  usage: unknown command or flag, missing or bad flag value (reported before any call),
+     e.g. an https:// node without --ca-cert
+  3  the node is unreachable or unavailable, or the call timed out; also a TLS handshake
+     that fails (a certificate --ca-cert does not trust, or one for another host name)
   4  the node refused an invalid argument (every field violation is listed)
   5  not found
   6  already exists, failed precondition (e.g. a stale --etag, a contact still referenced),
@@ -58,7 +60,8 @@ Errors are one line `error: <reason>` on stderr, followed by indented detail lin
     after_long_help = EXIT_CODES
 )]
 pub struct Cli {
-    /// The node's API address.
+    /// The node's API address: http://HOST:PORT, or https://HOST:PORT for a node that serves
+    /// its API over TLS (then --ca-cert is needed too).
     #[arg(
         long,
         global = true,
@@ -69,6 +72,19 @@ pub struct Cli {
         value_parser = parse_node_url
     )]
     pub node: String,
+
+    /// For an https:// node: PEM file with the certificate(s) to trust for the node's API, or
+    /// KREISNETZ_CA_CERT.
+    ///
+    /// Give the certificate of the CA that issued the node's API certificate (api.tls_cert in
+    /// the node's configuration), or, if that certificate is self-signed, the certificate
+    /// itself; get it from the node's operator, not over the connection it is to protect. No
+    /// other certificate authority is trusted, so an https:// node without --ca-cert is a
+    /// usage error (exit code 2), as is --ca-cert with an http:// node. The certificate must
+    /// name the host given in --node (DNS name or IP address); a certificate that is not
+    /// trusted or names another host makes the node unreachable (exit code 3).
+    #[arg(long, global = true, help_heading = GLOBAL, env = "KREISNETZ_CA_CERT", value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
 
     /// Print JSON instead of tables (one object per line for `watch`).
     #[arg(long, global = true, help_heading = GLOBAL)]
@@ -659,28 +675,24 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// `http://host:port`; a bare `host:port` gets `http://`.
+/// `http://host:port` or `https://host:port`; a bare `host:port` gets `http://`.
 fn parse_node_url(s: &str) -> Result<String, String> {
     let s = s.trim();
-    let rest = match s.split_once("://") {
-        None => s,
-        Some(("http", rest)) => rest,
-        Some(("https", _)) => {
-            return Err(
-                "https:// is not supported yet; give the node's plain http:// API address".into(),
-            );
-        }
+    let (scheme, rest) = match s.split_once("://") {
+        None => ("http", s),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => ("https", rest),
         Some((scheme, _)) => {
             return Err(format!(
-                "\"{scheme}://\" is not a scheme of a node's API (http://)"
+                "\"{scheme}://\" is not a scheme of a node's API (http:// or https://)"
             ));
         }
     };
-    let url = format!("http://{}", rest.trim_end_matches('/'));
+    let url = format!("{scheme}://{}", rest.trim_end_matches('/'));
     match url.parse::<tonic::transport::Uri>() {
         Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(url),
         _ => Err(format!(
-            "\"{s}\" is not an address like http://127.0.0.1:7700"
+            "\"{s}\" is not an address like http://127.0.0.1:7700 or https://kreis.example.org:7700"
         )),
     }
 }
@@ -766,10 +778,54 @@ mod tests {
             parse_node_url("http://node.example.org:7700/").unwrap(),
             "http://node.example.org:7700"
         );
-        assert!(parse_node_url("https://x.example.org").is_err());
         assert!(parse_node_url("http://").is_err());
         assert!(parse_node_url("ftp://x.example.org").is_err());
         assert_eq!(parse_node_url("[::1]:7700").unwrap(), "http://[::1]:7700");
+    }
+
+    #[test]
+    fn https_node_addresses_are_kept_as_given() {
+        assert_eq!(
+            parse_node_url("https://kreis.example.org:7700/").unwrap(),
+            "https://kreis.example.org:7700"
+        );
+        assert_eq!(
+            parse_node_url(" https://127.0.0.1:7700 ").unwrap(),
+            "https://127.0.0.1:7700"
+        );
+        assert_eq!(
+            parse_node_url("https://[::1]:7700").unwrap(),
+            "https://[::1]:7700"
+        );
+        assert_eq!(
+            parse_node_url("HTTPS://kreis.example.org:7700").unwrap(),
+            "https://kreis.example.org:7700"
+        );
+        for bad in ["https://", "https:///x", "grpcs://x.example.org"] {
+            assert!(parse_node_url(bad).is_err(), "{bad}");
+        }
+        let err = parse_node_url("ftp://x.example.org").unwrap_err();
+        assert!(err.contains("https://"), "{err}");
+    }
+
+    #[test]
+    fn node_and_ca_cert_are_global_flags() {
+        let cli = Cli::try_parse_from([
+            "kreisnetzctl",
+            "status",
+            "--node",
+            "https://kreis.example.org:7700",
+            "--ca-cert",
+            "kreis-ca.pem",
+        ])
+        .unwrap();
+        assert_eq!(cli.node, "https://kreis.example.org:7700");
+        assert_eq!(cli.ca_cert, Some(PathBuf::from("kreis-ca.pem")));
+
+        let err =
+            Cli::try_parse_from(["kreisnetzctl", "--node", "gopher://x", "status"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--node"), "{err}");
     }
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {

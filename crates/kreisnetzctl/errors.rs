@@ -43,6 +43,9 @@ impl std::error::Error for Usage {}
 #[derive(Debug)]
 pub struct Unreachable {
     pub reason: String,
+    /// What to check, when the reason points at something more specific than a node that is
+    /// not running (e.g. a certificate `--ca-cert` does not trust).
+    pub hint: Option<String>,
 }
 
 impl fmt::Display for Unreachable {
@@ -186,7 +189,7 @@ pub fn report(err: &anyhow::Error, node: &str) -> Report {
             exit_code: exit::UNREACHABLE,
             lines: vec![
                 format!("error: cannot reach the node at {node}: {u}"),
-                format!("  {START_HINT}"),
+                format!("  {}", u.hint.as_deref().unwrap_or(START_HINT)),
             ],
         }
     } else if let Some(t) = err.chain().find_map(|e| e.downcast_ref::<TimedOut>()) {
@@ -417,6 +420,7 @@ mod tests {
     fn unreachable_nodes_name_the_address_and_how_to_start_one() {
         let err = anyhow::Error::new(Unreachable {
             reason: "connection refused".into(),
+            hint: None,
         });
         let r = report(&err, NODE);
         assert_eq!(r.exit_code, 3);
@@ -425,6 +429,22 @@ mod tests {
             "error: cannot reach the node at http://127.0.0.1:7700: connection refused"
         );
         assert!(r.lines[1].contains("kreisnetz serve"));
+
+        // A more specific hint takes the place of the one about starting the node.
+        let err = anyhow::Error::new(Unreachable {
+            reason: "invalid peer certificate: UnknownIssuer".into(),
+            hint: Some("check --ca-cert".into()),
+        });
+        let r = report(&err, "https://kreis.example.org:7700");
+        assert_eq!(r.exit_code, 3);
+        assert_eq!(
+            r.lines,
+            [
+                "error: cannot reach the node at https://kreis.example.org:7700: invalid peer \
+                 certificate: UnknownIssuer",
+                "  check --ca-cert"
+            ]
+        );
 
         let r = report(&anyhow::Error::new(Status::unavailable("")), NODE);
         assert_eq!(r.exit_code, 3);

@@ -11,7 +11,7 @@ use crate::args::{
     Cli, Command, ContactCommand, DistrictCommand, OfferingCommand, PeerCommand, RecordRef,
     SampleCommand, TokenCommand,
 };
-use crate::client::Node;
+use crate::client::{self, Node, Trust};
 use crate::credentials::{self, Resolved, Source};
 use crate::errors::{Hinted, NoToken, Usage};
 
@@ -29,6 +29,7 @@ mod watch;
 pub struct Ctx<'a> {
     cli: &'a Cli,
     token: &'a Resolved,
+    trust: Option<Trust>,
     node: OnceCell<Node>,
     pub json: bool,
 }
@@ -39,7 +40,14 @@ impl Ctx<'_> {
     pub async fn node(&self) -> Result<&Node> {
         let cli = self.cli;
         self.node
-            .get_or_try_init(|| Node::connect(&cli.node, self.token.secret(), cli.timeout))
+            .get_or_try_init(|| {
+                Node::connect(
+                    &cli.node,
+                    self.token.secret(),
+                    self.trust.as_ref(),
+                    cli.timeout,
+                )
+            })
             .await
     }
 }
@@ -52,37 +60,44 @@ pub fn record_ref(s: &str, kind: RecordKind) -> Result<RecordRef, Usage> {
 
 /// Runs the command the user gave.
 pub async fn run(cli: &Cli) -> Result<()> {
-    let mut token = credentials::resolve(
+    let trust = client::trust(&cli.node, cli.ca_cert.as_deref(), Path::new("."))?;
+    let token = credentials::resolve(
         cli.token.as_ref().map(credentials::Secret::expose),
         cli.token_file.as_deref(),
         |name| std::env::var_os(name),
         Path::new("."),
     )?;
-    // The admin token found on this machine goes only to a node on this machine: sending it to
-    // a remote node would hand that node's operator our admin rights.
-    if let Resolved::Token {
-        source: credentials::Source::AdminFile(path),
-        ..
-    } = &token
-        && !node_is_local(&cli.node)
-    {
-        token = Resolved::None {
-            notes: vec![format!(
-                "{} was not sent: it is only sent to a node on this machine (pass --token or --token-file for {})",
-                path.display(),
-                cli.node
-            )],
-        };
-    }
+    let token = admin_token_only_to_local(token, &cli.node);
     let ctx = Ctx {
         cli,
         token: &token,
+        trust,
         node: OnceCell::new(),
         json: cli.json,
     };
     run_command(&ctx)
         .await
         .map_err(|err| explain_refusal(err, &token))
+}
+
+/// The admin token found on this machine goes only to a node on this machine (whether over
+/// http:// or https://): sending it to a remote node would hand that node's operator our admin
+/// rights. A token given explicitly (flag, variable, token file) goes to whatever node --node
+/// names.
+fn admin_token_only_to_local(token: Resolved, node: &str) -> Resolved {
+    match &token {
+        Resolved::Token {
+            source: Source::AdminFile(path),
+            ..
+        } if !node_is_local(node) => Resolved::None {
+            notes: vec![format!(
+                "{} was not sent: it is only sent to a node on this machine (pass --token or --token-file for {})",
+                path.display(),
+                node
+            )],
+        },
+        _ => token,
+    }
 }
 
 /// Whether the node URL names this machine (loopback address or `localhost`).
@@ -109,6 +124,9 @@ mod local_tests {
             "http://localhost:7700",
             "http://[::1]:7700",
             "127.0.0.2:1",
+            "https://127.0.0.1:7700",
+            "https://LOCALHOST:7700",
+            "https://[::1]:7700",
         ] {
             assert!(super::node_is_local(url), "{url}");
         }
@@ -116,6 +134,10 @@ mod local_tests {
             "http://10.0.0.5:7700",
             "http://kreis.example.org:7700",
             "http://[2001:db8::1]:7700",
+            "https://10.0.0.5:7700",
+            "https://kreis.example.org:7700",
+            "https://[2001:db8::1]:7700",
+            "https://localhost.example.org:7700",
         ] {
             assert!(!super::node_is_local(url), "{url}");
         }
@@ -203,6 +225,55 @@ mod tests {
         Resolved::Token {
             secret: Secret::new("kn1.abc.topsecret").unwrap(),
             source,
+        }
+    }
+
+    #[test]
+    fn the_local_admin_token_goes_only_to_local_nodes_over_http_and_https() {
+        let admin = token_from(Source::AdminFile("./kreisnetz-data/admin.token".into()));
+        for node in [
+            "http://127.0.0.1:7700",
+            "https://127.0.0.1:7700",
+            "https://localhost:7700",
+            "https://[::1]:7700",
+        ] {
+            assert_eq!(
+                admin_token_only_to_local(admin.clone(), node),
+                admin,
+                "{node}"
+            );
+        }
+        for node in [
+            "http://kreis.example.org:7700",
+            "https://kreis.example.org:7700",
+            "https://10.0.0.5:7700",
+        ] {
+            let Resolved::None { notes } = admin_token_only_to_local(admin.clone(), node) else {
+                panic!("{node}: the admin token would be sent")
+            };
+            assert!(
+                notes[0].contains("was not sent") && notes[0].contains(node),
+                "{notes:?}"
+            );
+        }
+        // A token given explicitly goes to any node, over https:// as over http://.
+        for source in [
+            Source::Flag,
+            Source::Env,
+            Source::File("portal.token".into()),
+        ] {
+            let given = token_from(source);
+            for node in [
+                "https://kreis.example.org:7700",
+                "https://10.0.0.5:7700",
+                "https://127.0.0.1:7700",
+            ] {
+                assert_eq!(
+                    admin_token_only_to_local(given.clone(), node),
+                    given,
+                    "{node}"
+                );
+            }
         }
     }
 
