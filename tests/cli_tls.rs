@@ -167,3 +167,18 @@ async fn a_coordinator_reaches_a_node_over_https_with_the_certificate_to_trust()
     );
     assert_eq!(status_json(&o)["district_name"], "Landkreis Vechta");
 }
+
+/// kreisnetzctl's variables in the shell that starts the node are not node configuration: the
+/// node must not refuse them as unknown fields.
+#[tokio::test]
+async fn the_cli_environment_does_not_break_the_node() {
+    let node = TestNode::start_with_env(
+        "Landkreis Wesermarsch",
+        &[
+            ("KREISNETZ_CA_CERT", "/etc/kreisnetz/api-ca.pem"),
+            ("KREISNETZ_TOKEN_FILE", "/root/portal.token"),
+            ("KREISNETZ_NODE", "https://wesermarsch.example.org:7700"),
+        ],
+    );
+    assert_eq!(node.status().await.district_name, "Landkreis Wesermarsch");
+}

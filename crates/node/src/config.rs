@@ -182,17 +182,18 @@ pub enum ConfigError {
     Exists { path: PathBuf },
 }
 
+/// `KREISNETZ_*` variables that belong to the binaries (`kreisnetz --data-dir`, kreisnetzctl's
+/// `--node`, `--token`, `--token-file`, `--ca-cert`), not to the node's configuration: an
+/// operator may have them set in the shell that starts the node.
+const CLI_ENV: &[&str] = &["data_dir", "node", "token", "token_file", "ca_cert"];
+
 impl Config {
     /// Defaults, then the data directory's config file (if present), then the environment.
     pub fn load(data_dir: &Path) -> Result<Config, ConfigError> {
         let path = data_dir.join(CONFIG_FILE);
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&path))
-            .merge(
-                Env::prefixed("KREISNETZ_")
-                    .split("__")
-                    .ignore(&["data_dir", "node", "token"]),
-            );
+            .merge(Env::prefixed("KREISNETZ_").split("__").ignore(CLI_ENV));
         let config: Config = figment.extract().map_err(|e| ConfigError::Invalid {
             path: path.clone(),
             message: e.to_string(),
