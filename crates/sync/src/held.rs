@@ -67,7 +67,11 @@ pub(crate) enum Coverage {
     All,
     /// It carries a whole document, covered, that contains everything we hold: it becomes the
     /// document (the message is then applied without its changes, for the protocol state).
-    Replace(Box<DistrictDocument>),
+    /// `bytes`: the document as it came (a whole saved document), to store as it is.
+    Replace {
+        doc: Box<DistrictDocument>,
+        bytes: Vec<u8>,
+    },
     /// Apply only `chunks` (covered changes of the message and covered changes released from
     /// the quarantine); `unsigned` changes of the message went to the quarantine (`dropped`
     /// of them did not fit).
@@ -343,7 +347,10 @@ impl Held {
                 // The normal initial sync: a covered whole document. If it holds everything we
                 // hold, it becomes our document; else it is merged in as usual.
                 if self.heads.iter().all(|h| has(&mut loaded, h)) {
-                    return Coverage::Replace(Box::new(loaded));
+                    return Coverage::Replace {
+                        doc: Box::new(loaded),
+                        bytes: chunk,
+                    };
                 }
                 return Coverage::All;
             }
