@@ -98,6 +98,17 @@ async fn a_node_serves_its_metrics_and_removes_the_address_file_when_it_stops() 
     }
     assert!(!plain.body.contains("# EOF"));
 
+    // A write is flushed by the writer, which reports the flush.
+    crate::federation::create(&node, "Sprachcafé Vechta").await;
+    let after = get(&addr, "/metrics", None).await;
+    let flushes: f64 = after
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("kreisnetz_storage_flush_seconds_count "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(flushes >= 1.0, "{}", after.body);
+
     assert_eq!(get(&addr, "/", None).await.status, 404);
 
     // An idle scraper connection does not keep the node from stopping, and is closed.

@@ -242,7 +242,10 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .with_stored_sizes(stored_sizes, config.storage.compact_min_bytes)
         .with_metrics(metrics.clone())
         .spawn(sync_rx);
-    let (writer_handle, writer_join) = writer.with_sync(sync_tx.clone()).spawn(4096);
+    let (writer_handle, writer_join) = writer
+        .with_sync(sync_tx.clone())
+        .with_metrics(metrics.clone())
+        .spawn(4096);
     let _ = sync_tx
         .send(ShellInput::Writer(writer_handle.downgrade()))
         .await;

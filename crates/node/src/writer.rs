@@ -157,6 +157,7 @@ pub struct Writer {
     local: DistrictView,
     /// Where durable local changes go on to the federation (none in tests without it).
     sync: Option<mpsc::Sender<crate::federation::ShellInput>>,
+    metrics: crate::metrics::Metrics,
 }
 
 /// Storage key helper.
@@ -233,7 +234,14 @@ impl Writer {
             chunk_bytes,
             local,
             sync: None,
+            metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// Where the writer reports its flush latency.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Merges changes another node of the district made (the sync thread verified their
@@ -420,7 +428,13 @@ impl Writer {
                     feed_events: &events,
                     meta: None,
                 })
-                .and_then(|seqs| self.store.flush().map(|()| seqs));
+                .and_then(|seqs| {
+                    let flushing = std::time::Instant::now();
+                    self.store.flush().map(|()| {
+                        self.metrics.observe_flush(flushing.elapsed().as_secs_f64());
+                        seqs
+                    })
+                });
             match stored {
                 Ok(seqs) => {
                     tracing::debug!(
