@@ -100,10 +100,10 @@ pub struct Cli {
     ///
     /// The calls carry the first token found of:
     ///
-    ///   1. --token TOKEN, or the environment variable KREISNETZ_TOKEN;
+    ///   1. --token TOKEN, or the file --token-file PATH (flags beat variables);
     ///
-    ///   2. the file --token-file PATH, or KREISNETZ_TOKEN_FILE (one that cannot be read is an
-    ///      error, exit code 2);
+    ///   2. the environment variable KREISNETZ_TOKEN, or the file KREISNETZ_TOKEN_FILE (a token
+    ///      file that cannot be read is an error, exit code 2);
     ///
     ///   3. the node's admin token $KREISNETZ_DATA_DIR/admin.token if that file exists, else
     ///      ./kreisnetz-data/admin.token (written by `kreisnetz init` or the node's first start,
@@ -1050,8 +1050,8 @@ mod tests {
             assert!(help.contains(needle), "{needle}: {help}");
         }
         let at = |s: &str| help.find(s).unwrap();
-        assert!(at("1. --token") < at("2. the file --token-file"));
-        assert!(at("2. the file --token-file") < at("3. the node's admin token"));
+        assert!(at("1. --token") < at("2. the environment variable KREISNETZ_TOKEN"));
+        assert!(at("2. the environment variable") < at("3. the node's admin token"));
     }
 
     #[test]

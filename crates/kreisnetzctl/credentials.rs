@@ -1,6 +1,7 @@
 //! Which bearer token the calls carry, and where it came from.
 //!
-//! First found wins: `--token`, `KREISNETZ_TOKEN`, `--token-file`, `KREISNETZ_TOKEN_FILE`, then
+//! First found wins: `--token`, `--token-file`, `KREISNETZ_TOKEN`, `KREISNETZ_TOKEN_FILE` (flags
+//! beat variables), then
 //! the node's admin token `$KREISNETZ_DATA_DIR/admin.token` if that file exists, else
 //! `./kreisnetz-data/admin.token`. [`resolve`] is a pure function of the flags, an environment
 //! lookup and the working directory, so it is tested without touching the process environment.
@@ -123,11 +124,21 @@ pub fn resolve(
 ) -> Result<Resolved, Usage> {
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
 
+    // Flags first, then variables (a flag given now beats a variable set long ago).
     if let Some(t) = token {
         let secret = Secret::new(t).map_err(|e| Usage(format!("--token: {e}")))?;
         return Ok(Resolved::Token {
             secret,
             source: Source::Flag,
+        });
+    }
+    if let Some(p) = token_file {
+        let path = cwd.join(p);
+        let secret = read_token_file(&path)
+            .map_err(|e| Usage(format!("--token-file {}: {e}", path.display())))?;
+        return Ok(Resolved::Token {
+            secret,
+            source: Source::File(path),
         });
     }
     if let Some(t) = env(TOKEN_ENV) {
@@ -142,14 +153,10 @@ pub fn resolve(
         });
     }
 
-    let given = match token_file {
-        Some(p) => Some(("--token-file", p.to_path_buf())),
-        None => env(TOKEN_FILE_ENV).map(|p| (TOKEN_FILE_ENV, PathBuf::from(p))),
-    };
-    if let Some((from, path)) = given {
+    if let Some(path) = env(TOKEN_FILE_ENV).map(PathBuf::from) {
         let path = cwd.join(path);
-        let secret =
-            read_token_file(&path).map_err(|e| Usage(format!("{from} {}: {e}", path.display())))?;
+        let secret = read_token_file(&path)
+            .map_err(|e| Usage(format!("{TOKEN_FILE_ENV} {}: {e}", path.display())))?;
         return Ok(Resolved::Token {
             secret,
             source: Source::File(path),
@@ -267,7 +274,16 @@ mod tests {
         let r = resolve(Some("kn1.flag0000.fromflag"), Some(file), &all, cwd).unwrap();
         assert_eq!(token_of(&r), ("kn1.flag0000.fromflag", &Source::Flag));
 
+        // An explicit --token-file beats the variables.
         let r = resolve(None, Some(file), &all, cwd).unwrap();
+        assert_eq!(
+            token_of(&r),
+            (
+                "kn1.portal00.fromfile",
+                &Source::File(cwd.join("portal.token"))
+            )
+        );
+        let r = resolve(None, None, &all, cwd).unwrap();
         assert_eq!(token_of(&r), ("kn1.env00000.fromenv", &Source::Env));
 
         let no_token_env = env(&[
