@@ -254,7 +254,8 @@ async fn a_node_that_was_down_catches_up_with_only_what_it_missed() {
             .iter()
             .find(|d| d.document_id == sa.district_id)
             .unwrap();
-        // The document's saved size is not tracked yet; its description text alone is ~60 KB.
+        // What the writer stores (chunks, compressed); its description text alone is ~60 KB.
+        assert!(own.size_bytes > 0, "{own:?}");
         own.size_bytes.max(300 * 200)
     };
     assert!(

@@ -140,6 +140,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         view: view.clone(),
         feed_head,
         heads: heads_tx,
+        stored_bytes: Default::default(),
     });
     let metrics = crate::metrics::Metrics::new();
     let mut writer = Writer::new(

@@ -140,6 +140,9 @@ pub struct Published {
     pub feed_head: watch::Sender<u64>,
     /// Heads of the own document after the last durable write.
     pub heads: watch::Sender<Vec<ChangeHash>>,
+    /// Bytes the own document takes in storage (its snapshot and the chunks after it), as the
+    /// writer — which alone stores and compacts it — last left it.
+    pub stored_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// The writer's state, owned by its thread.
@@ -223,6 +226,10 @@ impl Writer {
         chunk_bytes: u64,
     ) -> Self {
         let local = district_view(&doc, "");
+        published.stored_bytes.store(
+            snapshot_bytes + chunk_bytes,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Writer {
             district,
             doc,
@@ -236,6 +243,14 @@ impl Writer {
             sync: None,
             metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// Publishes what the own document takes in storage (for the admin view).
+    fn note_stored(&self) {
+        self.published.stored_bytes.store(
+            self.snapshot_bytes + self.chunk_bytes,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Where the writer reports its flush latency.
@@ -342,6 +357,7 @@ impl Writer {
             .and_then(|_| self.store.flush())
             .map_err(|e| WriteError::Storage(e.to_string()))?;
         self.chunk_bytes += chunk.len() as u64;
+        self.note_stored();
         let _ = self.published.heads.send(self.doc.heads());
         Ok(())
     }
@@ -443,6 +459,7 @@ impl Writer {
                         "batch durable"
                     );
                     self.chunk_bytes += chunk.len() as u64;
+                    self.note_stored();
                     self.publish(merged.iter().chain(results.iter().flatten()));
                     self.announce(&chunk);
                     if let Some(last) = seqs.last() {
@@ -476,6 +493,7 @@ impl Writer {
                 self.doc = doc;
                 self.snapshot_bytes = snapshot;
                 self.chunk_bytes = chunks;
+                self.note_stored();
             }
             Err(e) => {
                 // Memory and disk disagree and disk cannot be read: stop accepting writes
@@ -517,6 +535,7 @@ impl Writer {
                 );
                 self.snapshot_bytes = snapshot.len() as u64;
                 self.chunk_bytes = 0;
+                self.note_stored();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "compaction failed; will retry after the next write")

@@ -311,8 +311,6 @@ impl Shell {
                     }
                 }
                 ShellInput::LocalChange { chunk } => {
-                    // The writer stores (and compacts) the own document; count it for the status.
-                    self.stored.entry(self.own_district).or_default().1 += chunk.len() as u64;
                     outputs.extend(self.core.handle(Input::LocalChange {
                         doc: self.own_district,
                         chunk,
@@ -627,7 +625,13 @@ impl Shell {
                 }
                 info.heads = heads;
             }
-            if let Some((snapshot, chunks)) = self.stored.get(&doc) {
+            if doc == self.own_district {
+                // The writer stores and compacts the own document.
+                info.size_bytes = self
+                    .published
+                    .stored_bytes
+                    .load(std::sync::atomic::Ordering::Relaxed);
+            } else if let Some((snapshot, chunks)) = self.stored.get(&doc) {
                 info.size_bytes = snapshot + chunks;
             }
             if let Some(signing) = self.core.signing(&doc) {
