@@ -769,11 +769,11 @@ impl Sim {
                     self.stats.rejected += 1;
                     let from = self.index[&peer];
                     // Only documents of districts the node does not trust (now) are refused —
-                    // and, on lossy links only, changes that arrive before what proves them
-                    // (their record was in a lost frame): they wait in quarantine; `check` makes
-                    // sure none is left there. Over streams that lose nothing while they live
-                    // (gRPC), an honest peer never sends a change the receiver cannot verify.
-                    let lost_record = self.scenario.lossy && kind == RejectKind::Unsigned;
+                    // and changes that arrive before what proves them (their record was in a
+                    // lost frame; or, rarely, after restarts and trust changes, a descendant
+                    // that links them to a record was lost with a replaced replica): they wait
+                    // in quarantine; `check` makes sure none is left there at the end.
+                    let lost_record = kind == RejectKind::Unsigned;
                     if lost_record {
                         self.stats.quarantined += 1;
                     }
