@@ -780,12 +780,21 @@ impl SyncCore {
         // re-encoding it with `save_after` cost a quarter of an initial sync.
         let mut replaced_bytes = None;
         if let Some((loaded, bytes)) = replacement {
+            let queued = held.accepted_chunk();
             held.doc = *loaded;
             held.size = Some(bytes.len() as u64);
+            if !queued.is_empty()
+                && let Err(e) = held.doc.automerge().load_incremental(&queued)
+            {
+                tracing::warn!(%doc, error = %e, "cannot hand queued changes to a replacing document");
+            }
             if message_heads.iter().all(|h| held.has(h)) {
                 pd.state.shared_heads = sorted(&message_heads);
             }
-            replaced_bytes = Some(bytes);
+            // With queued changes added, the document is more than the bytes that came.
+            if queued.is_empty() {
+                replaced_bytes = Some(bytes);
+            }
         }
         pd.forget_lost_needs();
         held.heads = held.doc.heads();

@@ -45,9 +45,10 @@ pub(crate) struct Held {
     pub quarantine: BTreeMap<ChangeHash, Quarantined>,
     pub quarantined_bytes: usize,
     /// Covered changes handed to Automerge that it has not applied yet (it queues a change
-    /// until its dependencies arrive), with their dependencies: coverage walks pass through
-    /// them, so the missing dependencies are covered when they come.
-    pub accepted: BTreeMap<ChangeHash, Vec<ChangeHash>>,
+    /// until its dependencies arrive), with their dependencies and bytes: coverage walks pass
+    /// through them, so the missing dependencies are covered when they come; and a document
+    /// that replaces this one gets them again (Automerge's queue goes with the old one).
+    pub accepted: BTreeMap<ChangeHash, (Vec<ChangeHash>, Vec<u8>)>,
 }
 
 /// What one message's records did.
@@ -362,11 +363,20 @@ impl Held {
     }
 
     /// Notes a covered change handed to Automerge (see [`Held::accepted`]).
-    fn accept(&mut self, hash: ChangeHash, deps: Vec<ChangeHash>) {
+    fn accept(&mut self, hash: ChangeHash, deps: Vec<ChangeHash>, bytes: Vec<u8>) {
         const MAX_ACCEPTED: usize = 1 << 16;
         if self.accepted.len() < MAX_ACCEPTED {
-            self.accepted.insert(hash, deps);
+            self.accepted.insert(hash, (deps, bytes));
         }
+    }
+
+    /// The accepted changes not applied yet, as one chunk (for a document that replaces this
+    /// one: Automerge's queue of them goes with the old document).
+    pub fn accepted_chunk(&self) -> Vec<u8> {
+        self.accepted
+            .values()
+            .flat_map(|(_, b)| b.iter().copied())
+            .collect()
     }
 
     /// After applying: forgets accepted changes that Automerge has applied.
@@ -449,7 +459,7 @@ impl Held {
                 c.deps()
             } else if let Some(q) = self.quarantine.get(&h) {
                 &q.deps
-            } else if let Some(deps) = self.accepted.get(&h) {
+            } else if let Some((deps, _)) = self.accepted.get(&h) {
                 deps
             } else {
                 continue;
@@ -467,7 +477,7 @@ impl Held {
         // that the walk can pass through it then.
         for (hash, change) in &candidates {
             if covered.contains(hash) {
-                self.accept(*hash, change.deps().to_vec());
+                self.accept(*hash, change.deps().to_vec(), change.raw_bytes().to_vec());
             }
         }
         let all_covered = candidates.keys().all(|h| covered.contains(h));
@@ -478,7 +488,7 @@ impl Held {
         for h in released {
             if let Some(q) = self.quarantine.remove(&h) {
                 self.quarantined_bytes = self.quarantined_bytes.saturating_sub(q.bytes.len());
-                self.accept(h, q.deps);
+                self.accept(h, q.deps, q.bytes.clone());
                 chunks.push(q.bytes);
             }
         }
