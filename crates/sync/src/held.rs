@@ -80,6 +80,8 @@ pub(crate) enum Coverage {
         chunks: Vec<Vec<u8>>,
         unsigned: usize,
         dropped: usize,
+        /// Of the unsigned ones, how many were in the quarantine already (sent again).
+        repeated: usize,
     },
     /// The whole document it carries cannot be loaded.
     Invalid(String),
@@ -494,6 +496,7 @@ impl Held {
         }
         let mut unsigned = 0;
         let mut dropped = 0;
+        let mut repeated = 0;
         // Deterministic order (the core's outputs must not depend on hash-map order).
         let mut candidates: Vec<(ChangeHash, Change)> = candidates.into_iter().collect();
         candidates.sort_by_key(|(h, _)| *h);
@@ -504,6 +507,7 @@ impl Held {
             }
             unsigned += 1;
             if self.quarantine.contains_key(&hash) {
+                repeated += 1;
                 continue;
             }
             let bytes = change.raw_bytes().to_vec();
@@ -526,6 +530,7 @@ impl Held {
             chunks,
             unsigned,
             dropped,
+            repeated,
         }
     }
 }

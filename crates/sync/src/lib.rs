@@ -66,8 +66,12 @@
 //!   and records-only [`Frame::Signed`] frames — whoever relays it. A record that does not
 //!   verify refuses the whole message ([`RejectKind::BadSignature`]); changes no record covers
 //!   wait in a bounded in-memory quarantine ([`RejectKind::Unsigned`]), are never stored,
-//!   applied or relayed, and are applied when a record covering them arrives. Both are offences
-//!   and the peer is told why ([`Frame::Notice`]). Every node of a district holds the district
+//!   applied or relayed, and are applied when a record covering them arrives. The peer is told
+//!   why ([`Frame::Notice`]). Offences (towards [`Tuning::max_offences`]): a bad record;
+//!   changes that come without any record; changes sent again that still nothing covers; more
+//!   than the quarantine holds. (One uncovered change next to valid records is not, at first:
+//!   an honest sender's bloom-filter false positive leaves such a gap, which closes when the
+//!   skipped change is asked for.) Every node of a district holds the district
 //!   key, so the own document takes changes signed with it: a district can run several nodes,
 //!   whose concurrent edits merge.
 //! - Each sync frame carries the sender's newest verified sequence number for the document: a
