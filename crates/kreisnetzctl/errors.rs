@@ -157,6 +157,9 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            // JSON output goes through serde_json, which wraps the write error.
+            || e.downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
 }
 
@@ -306,6 +309,16 @@ mod tests {
     use super::*;
     use anyhow::Context;
     use tonic_types::ErrorDetails;
+
+    #[test]
+    fn a_closed_pipe_is_recognised_also_through_json_output() {
+        let pipe = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(is_broken_pipe(&anyhow::Error::new(pipe())));
+        let json = anyhow::Error::new(serde_json::Error::io(pipe())).context("printing");
+        assert!(is_broken_pipe(&json));
+        let other = serde_json::Error::io(std::io::Error::from(std::io::ErrorKind::Other));
+        assert!(!is_broken_pipe(&anyhow::Error::new(other)));
+    }
 
     const NODE: &str = "http://127.0.0.1:7700";
 
