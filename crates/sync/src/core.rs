@@ -420,13 +420,7 @@ impl SyncCore {
                     e.insert(held);
                     self.relay_except(doc, peer, out);
                 }
-                let before = self.docs.get(&doc).map(Held::record_signatures);
-                if self.take_records(peer, doc, signed, true, out)
-                    && self.docs.get(&doc).map(Held::record_signatures) != before
-                {
-                    self.release_quarantine(doc, out);
-                    self.relay_signed(doc, out);
-                }
+                self.take_records_alone(peer, doc, signed, out);
             }
             Frame::Notice { doc, reason } => {
                 tracing::warn!(%peer, doc = ?doc, %reason, "the peer refused something of ours");
@@ -538,15 +532,30 @@ impl SyncCore {
             }
         }
         for (doc, records) in by_doc {
-            let before = self.docs.get(&doc).map(Held::record_signatures);
-            if !self.take_records(peer, doc, records, true, out) {
+            if !self.take_records_alone(peer, doc, records, out) {
                 return;
             }
-            if self.docs.get(&doc).map(Held::record_signatures) != before {
-                self.release_quarantine(doc, out);
-                self.relay_signed(doc, out);
-            }
         }
+    }
+
+    /// Records that came without changes (a hello, a `Signed` frame): taken and stored; if they
+    /// are new, the quarantined changes they cover are applied and they go on to the peers.
+    fn take_records_alone(
+        &mut self,
+        peer: NodeId,
+        doc: DistrictId,
+        records: Vec<SignedHeads>,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let before = self.docs.get(&doc).map(Held::record_signatures);
+        if !self.take_records(peer, doc, records, true, out) {
+            return false;
+        }
+        if self.docs.get(&doc).map(Held::record_signatures) != before {
+            self.release_quarantine(doc, out);
+            self.relay_signed(doc, out);
+        }
+        true
     }
 
     /// Verifies and keeps records of `doc` from `peer`. A bad one is an offence: the peer is
@@ -692,7 +701,7 @@ impl SyncCore {
         }
         // 1. The owner's signatures that came with it: one bad record refuses the whole
         //    message.
-        let new_records = !signed.is_empty();
+        let came_with_records = !signed.is_empty();
         let sent_with_it: Vec<[u8; 64]> = signed.iter().map(|r| r.signature).collect();
         let records_before = self
             .docs
@@ -734,7 +743,7 @@ impl SyncCore {
         // 2. Which of its changes the signatures cover. (Quarantined changes are looked at
         //    again whenever new records arrive.)
         let before = held.heads.clone();
-        let coverage = if incoming > 0 || (new_records && !held.quarantine.is_empty()) {
+        let coverage = if incoming > 0 || (came_with_records && !held.quarantine.is_empty()) {
             let chunks: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
             held.cover(chunks, max_q_changes, max_q_bytes)
         } else {
@@ -762,7 +771,7 @@ impl SyncCore {
                     // those are quarantined, reported and told. What counts as an offence
                     // towards closing the stream: changes without any record, changes sent again
                     // that still nothing covers, and more than the quarantine holds.
-                    if !new_records || repeated > 0 || dropped > 0 {
+                    if !came_with_records || repeated > 0 || dropped > 0 {
                         p.offences += 1;
                     }
                     p.unsigned_changes += unsigned as u64;
@@ -810,7 +819,7 @@ impl SyncCore {
         held.forget_applied();
         let changed = held.heads != before;
         let mut applied = 0;
-        if changed || new_records {
+        if changed || came_with_records {
             held.settle_records();
         }
         let records_moved = held.record_signatures() != records_before;
@@ -822,7 +831,7 @@ impl SyncCore {
                 .iter()
                 .all(|r| sent_with_it.contains(&r.signature))
         {
-            pd.signed_sent = held.signed.iter().map(|r| r.signature).collect();
+            pd.signed_sent = held.cover_signatures();
         }
         if changed {
             let replaced = replaced_bytes.is_some();
@@ -914,14 +923,7 @@ impl SyncCore {
             return;
         }
         pd.answered_claim = Some(claim);
-        pd.signed_sent = held.signed.iter().map(|r| r.signature).collect();
-        out.push(Output::Send {
-            peer,
-            frame: Frame::Signed {
-                doc,
-                signed: held.signed.clone(),
-            },
-        });
+        send_records(peer, doc, held, pd, out);
     }
 
     /// New records arrived without changes: quarantined changes they cover are applied now.
@@ -975,7 +977,7 @@ impl SyncCore {
         let Some(held) = self.docs.get(&doc) else {
             return;
         };
-        let signatures: Vec<[u8; 64]> = held.signed.iter().map(|r| r.signature).collect();
+        let signatures = held.cover_signatures();
         if signatures.is_empty() {
             return;
         }
@@ -986,17 +988,9 @@ impl SyncCore {
                 continue;
             }
             let pd = p.doc(doc);
-            if pd.signed_sent == signatures {
-                continue;
+            if pd.signed_sent != signatures {
+                send_records(*id, doc, held, pd, out);
             }
-            pd.signed_sent.clone_from(&signatures);
-            out.push(Output::Send {
-                peer: *id,
-                frame: Frame::Signed {
-                    doc,
-                    signed: held.signed.clone(),
-                },
-            });
         }
     }
 
@@ -1153,7 +1147,7 @@ impl SyncCore {
         // The records that cover what we hold go along with every message that carries changes
         // (the peer may have dropped earlier ones: it did not trust the document then, it
         // restarted), and whenever they changed since the last ones this peer got.
-        let signatures: Vec<[u8; 64]> = held.signed.iter().map(|r| r.signature).collect();
+        let signatures = held.cover_signatures();
         let signed = if signatures != pd.signed_sent || carries_changes {
             pd.signed_sent = signatures;
             held.signed.clone()
@@ -1175,6 +1169,24 @@ impl SyncCore {
             },
         });
     }
+}
+
+/// Sends the records that cover `doc` to `peer` in a records-only frame, and notes them as sent.
+fn send_records(
+    peer: NodeId,
+    doc: DistrictId,
+    held: &Held,
+    pd: &mut PeerDoc,
+    out: &mut Vec<Output>,
+) {
+    pd.signed_sent = held.cover_signatures();
+    out.push(Output::Send {
+        peer,
+        frame: Frame::Signed {
+            doc,
+            signed: held.signed.clone(),
+        },
+    });
 }
 
 /// An offence about `doc`: reported to the shell and told to the peer (the stream stays open).

@@ -147,6 +147,11 @@ impl Held {
         self.signed.iter().chain(&self.ahead).map(|r| r.seq).max()
     }
 
+    /// The signatures of the records that cover the document (what a peer was last sent).
+    pub fn cover_signatures(&self) -> Vec<[u8; 64]> {
+        self.signed.iter().map(|r| r.signature).collect()
+    }
+
     /// The signatures of every record kept, to tell whether they changed.
     pub fn record_signatures(&self) -> Vec<[u8; 64]> {
         self.signed
@@ -238,9 +243,8 @@ impl Held {
     }
 
     /// Moves records whose heads we now hold into the cover set and drops those another one
-    /// covers. Returns whether the cover set changed.
-    pub fn settle_records(&mut self) -> bool {
-        let before: Vec<[u8; 64]> = self.signed.iter().map(|r| r.signature).collect();
+    /// covers.
+    pub fn settle_records(&mut self) {
         let ahead = std::mem::take(&mut self.ahead);
         for r in ahead {
             if self.has_all(&r.heads) {
@@ -265,8 +269,6 @@ impl Held {
                 self.prune_covered();
             }
         }
-        let after: Vec<[u8; 64]> = self.signed.iter().map(|r| r.signature).collect();
-        before != after
     }
 
     /// Drops each record whose heads are all ancestors of (or equal to) another record's heads.
@@ -383,32 +385,17 @@ impl Held {
 
     /// After applying: forgets accepted changes that Automerge has applied.
     pub fn forget_applied(&mut self) {
+        let doc = &mut self.doc;
         // Quarantined changes that arrived another way (covered) are no longer waiting.
-        if !self.quarantine.is_empty() {
-            let held: Vec<ChangeHash> = self
-                .quarantine
-                .keys()
-                .copied()
-                .filter(|h| has(&mut self.doc, h))
-                .collect();
-            for h in held {
-                if let Some(q) = self.quarantine.remove(&h) {
-                    self.quarantined_bytes = self.quarantined_bytes.saturating_sub(q.bytes.len());
-                }
+        let quarantined_bytes = &mut self.quarantined_bytes;
+        self.quarantine.retain(|h, q| {
+            let waiting = !has(doc, h);
+            if !waiting {
+                *quarantined_bytes = quarantined_bytes.saturating_sub(q.bytes.len());
             }
-        }
-        if self.accepted.is_empty() {
-            return;
-        }
-        let applied: Vec<ChangeHash> = self
-            .accepted
-            .keys()
-            .copied()
-            .filter(|h| has(&mut self.doc, h))
-            .collect();
-        for h in applied {
-            self.accepted.remove(&h);
-        }
+            waiting
+        });
+        self.accepted.retain(|h, _| !has(doc, h));
     }
 
     /// Whether every change of `loaded` that we do not hold is covered by a verified record.
