@@ -438,13 +438,6 @@ impl DistrictDocument {
         self.doc.rollback();
     }
 
-    /// Marks everything the document holds now as stored (changes merged from elsewhere that
-    /// another component already stored), so that [`Self::take_unsaved`] does not return them.
-    /// Call only when nothing of the own is unsaved.
-    pub fn mark_saved(&mut self) {
-        self.saved = self.doc.get_heads();
-    }
-
     /// The changes made since the last call (or since load), as one chunk to append to storage.
     pub fn take_unsaved(&mut self) -> Vec<u8> {
         let bytes = self.doc.save_after(&self.saved);

@@ -226,11 +226,7 @@ impl Writer {
         chunk_bytes: u64,
     ) -> Self {
         let local = district_view(&doc, "");
-        published.stored_bytes.store(
-            snapshot_bytes + chunk_bytes,
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        Writer {
+        let writer = Writer {
             district,
             doc,
             store,
@@ -242,7 +238,9 @@ impl Writer {
             local,
             sync: None,
             metrics: crate::metrics::Metrics::default(),
-        }
+        };
+        writer.note_stored();
+        writer
     }
 
     /// Publishes what the own document takes in storage (for the admin view).

@@ -137,8 +137,8 @@ pub struct Shell {
     stored: HashMap<DistrictId, (u64, u64)>,
     compact_min_bytes: u64,
     metrics: crate::metrics::Metrics,
-    /// The own document's writer: changes another node of the district made are merged there
-    /// too (the sync thread stores them; see `Command::Merge`).
+    /// The own document's writer: changes another node of the district made go there, to be
+    /// merged and stored (see `Command::Merge`).
     writer: Option<crate::writer::WeakWriterHandle>,
 }
 
@@ -518,7 +518,7 @@ impl Shell {
         &mut self,
         pending: BTreeMap<DistrictId, Pending>,
         sync_states: Vec<(NodeId, DistrictId, Vec<u8>)>,
-        signed_only: Vec<(DistrictId, Vec<SignedHeads>)>,
+        mut signed_only: Vec<(DistrictId, Vec<SignedHeads>)>,
     ) {
         let mut refreshed: Vec<(DistrictId, Vec<ViewChange>)> = Vec::new();
         let mut last_seq = None;
@@ -534,12 +534,7 @@ impl Shell {
                         "the writer cannot take the changes of another node of the district now; they are fetched again after a restart"
                     ),
                 }
-                if let Err(e) = self
-                    .store
-                    .put_meta(&signed_key(&doc), &encode_list(&p.signed))
-                {
-                    tracing::warn!(%doc, error = %e, "cannot store signed-heads records");
-                }
+                signed_only.push((doc, p.signed));
                 continue;
             }
             let Some(document) = self.core.document(&doc) else {
