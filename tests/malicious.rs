@@ -228,6 +228,15 @@ impl Rogue {
             .find(|p| p.node_id == id)
             .expect("the rogue is a configured peer of A")
     }
+
+    /// Waits until A's view of the rogue counts (offences, bad signatures, unsigned changes).
+    async fn counted_on(&self, a: &TestNode, what: &str, counts: (u32, u32, u64)) {
+        eventually(what, || async {
+            let s = self.status_on(a).await;
+            (s.offences, s.bad_signatures, s.unsigned_changes) == counts
+        })
+        .await;
+    }
 }
 
 impl Drop for Rogue {
@@ -409,11 +418,9 @@ async fn a_changes_signed_with_the_rogues_own_key_are_refused_whole() {
         || async { rejected(a, &rogue.id, Some(&b_doc), "bad_signature").await >= 1.0 },
     )
     .await;
-    eventually("A's peer status counts one bad signature", || async {
-        let s = rogue.status_on(a).await;
-        (s.offences, s.bad_signatures, s.unsigned_changes) == (1, 1, 0)
-    })
-    .await;
+    rogue
+        .counted_on(a, "A's peer status counts one bad signature", (1, 1, 0))
+        .await;
     let status = rogue.status_on(a).await;
     assert!(
         status.connected,
@@ -486,11 +493,9 @@ async fn b_a_flipped_signature_byte_refuses_the_whole_message() {
         rejected(a, &rogue.id, Some(&d), "bad_signature").await >= 1.0
     })
     .await;
-    eventually("A's peer status counts one bad signature", || async {
-        let s = rogue.status_on(a).await;
-        (s.offences, s.bad_signatures, s.unsigned_changes) == (1, 1, 0)
-    })
-    .await;
+    rogue
+        .counted_on(a, "A's peer status counts one bad signature", (1, 1, 0))
+        .await;
     let status = rogue.status_on(a).await;
     assert!(status.connected, "{status:?}");
     assert!(status.last_error.contains("does not verify"), "{status:?}");
@@ -548,11 +553,9 @@ async fn c_stripped_records_leave_changes_in_quarantine_until_a_record_comes() {
         (doc.quarantined_changes, doc.offerings, doc.signed_seq) == (2, 0, 0)
     })
     .await;
-    eventually("A's peer status counts two unsigned changes", || async {
-        let s = rogue.status_on(a).await;
-        (s.offences, s.bad_signatures, s.unsigned_changes) == (1, 0, 2)
-    })
-    .await;
+    rogue
+        .counted_on(a, "A's peer status counts two unsigned changes", (1, 0, 2))
+        .await;
     let status = rogue.status_on(a).await;
     assert!(status.connected, "{status:?}");
     assert!(
@@ -638,11 +641,9 @@ async fn d_a_forged_change_among_signed_ones_is_held_back_alone() {
     .await;
     // With valid records attached, one uncovered change is quarantined and reported but is no
     // offence yet (an honest sender's bloom-filter false positive looks the same) ...
-    eventually("A's peer status counts one unsigned change", || async {
-        let s = rogue.status_on(a).await;
-        (s.offences, s.bad_signatures, s.unsigned_changes) == (0, 0, 1)
-    })
-    .await;
+    rogue
+        .counted_on(a, "A's peer status counts one unsigned change", (0, 0, 1))
+        .await;
     // ... sending it again while nothing covers it is.
     rogue.send(sync_frame(d, chunk, vec![record])).await;
     eventually("the resent forgery is an offence", || async {
@@ -802,11 +803,9 @@ async fn f_real_records_of_a_and_b_do_not_cover_changes_they_never_made() {
             "the records are real"
         );
     }
-    eventually("A's peer status counts two unsigned changes", || async {
-        let s = rogue.status_on(a).await;
-        (s.offences, s.bad_signatures, s.unsigned_changes) == (0, 0, 2)
-    })
-    .await;
+    rogue
+        .counted_on(a, "A's peer status counts two unsigned changes", (0, 0, 2))
+        .await;
     let status = rogue.status_on(a).await;
     assert!(status.connected, "{status:?}");
     for (_, title) in forged_titles {
