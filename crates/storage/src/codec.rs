@@ -9,10 +9,15 @@ use sha2::{Digest, Sha256};
 
 use crate::{Heads, StoreError};
 
-/// Format byte at the start of every envelope.
+/// Format byte at the start of every envelope that holds its payload.
 pub(crate) const ENVELOPE_VERSION: u8 = 1;
+/// Format byte of a *parted* envelope: `[2][checksum over key and the whole payload][payload
+/// length u64 BE][number of parts u32 BE]`; the payload is in parts stored under other keys (see
+/// `sled_store`). Only [`open_envelope`] accepts it.
+pub(crate) const ENVELOPE_PARTED: u8 = 2;
 const CHECKSUM_LEN: usize = 8;
 const HEADER_LEN: usize = 1 + CHECKSUM_LEN;
+const PARTED_LEN: usize = HEADER_LEN + 8 + 4;
 
 fn checksum(key: &[u8], payload: &[u8]) -> [u8; CHECKSUM_LEN] {
     let mut hasher = Sha256::new();
@@ -36,30 +41,103 @@ pub(crate) fn seal(key: &[u8], payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The envelope of a payload stored in `parts` parts (see [`ENVELOPE_PARTED`]).
+pub(crate) fn seal_parted(key: &[u8], payload: &[u8], parts: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(PARTED_LEN);
+    out.push(ENVELOPE_PARTED);
+    out.extend_from_slice(&checksum(key, payload));
+    out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+    out.extend_from_slice(&parts.to_be_bytes());
+    out
+}
+
+/// What an envelope holds: the payload itself, or where to find it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Envelope<'v> {
+    Whole(&'v [u8]),
+    Parted {
+        checksum: [u8; CHECKSUM_LEN],
+        len: u64,
+        parts: u32,
+    },
+}
+
+fn corrupt_value(reason: &str, what: String) -> StoreError {
+    tracing::error!(what = %what, reason, "stored value failed verification");
+    StoreError::Corrupt {
+        what: format!("{what}: {reason}"),
+    }
+}
+
 /// Verifies a value read from under `key` and returns its payload. `what` names the value in
-/// the error (e.g. "chunk 3 of document X").
+/// the error (e.g. "chunk 3 of document X"). A parted envelope is an error here: use
+/// [`open_envelope`] where values may be large.
 pub(crate) fn open<'v>(
     key: &[u8],
     value: &'v [u8],
     what: impl FnOnce() -> String,
 ) -> Result<&'v [u8], StoreError> {
-    let corrupt = |reason: &str, what: String| {
-        tracing::error!(what = %what, reason, "stored value failed verification");
-        StoreError::Corrupt {
-            what: format!("{what}: {reason}"),
-        }
-    };
     if value.len() < HEADER_LEN {
-        return Err(corrupt("value shorter than its checksum header", what()));
+        return Err(corrupt_value(
+            "value shorter than its checksum header",
+            what(),
+        ));
     }
     let (header, payload) = value.split_at(HEADER_LEN);
     if header[0] != ENVELOPE_VERSION {
-        return Err(corrupt("unknown envelope version", what()));
+        return Err(corrupt_value("unknown envelope version", what()));
     }
     if header[1..] != checksum(key, payload) {
-        return Err(corrupt("checksum mismatch", what()));
+        return Err(corrupt_value("checksum mismatch", what()));
     }
     Ok(payload)
+}
+
+/// Like [`open`], but also accepts a parted envelope, whose payload the caller assembles and
+/// checks with [`check_parted`].
+pub(crate) fn open_envelope<'v>(
+    key: &[u8],
+    value: &'v [u8],
+    what: impl FnOnce() -> String,
+) -> Result<Envelope<'v>, StoreError> {
+    match value.first() {
+        Some(&ENVELOPE_PARTED) => {
+            if value.len() != PARTED_LEN {
+                return Err(corrupt_value("parted envelope of the wrong length", what()));
+            }
+            let mut reader = Reader(&value[1..]);
+            let mut sum = [0u8; CHECKSUM_LEN];
+            sum.copy_from_slice(reader.take(CHECKSUM_LEN).unwrap_or_default());
+            let len = reader.u64().unwrap_or_default();
+            let parts = reader.u32().unwrap_or_default();
+            Ok(Envelope::Parted {
+                checksum: sum,
+                len,
+                parts,
+            })
+        }
+        _ => open(key, value, what).map(Envelope::Whole),
+    }
+}
+
+/// Checks an assembled parted payload against its envelope.
+pub(crate) fn check_parted(
+    key: &[u8],
+    expected: &[u8; CHECKSUM_LEN],
+    len: u64,
+    payload: &[u8],
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    if payload.len() as u64 != len {
+        return Err(corrupt_value(
+            &format!("parts hold {} bytes, the value says {len}", payload.len()),
+            what(),
+        ));
+    }
+    if checksum(key, payload) != *expected {
+        return Err(corrupt_value("checksum mismatch over its parts", what()));
+    }
+    Ok(())
 }
 
 /// What the store keeps per document besides its snapshot and chunks.
@@ -179,6 +257,35 @@ mod tests {
         // Empty payloads are fine.
         let empty = seal(b"k", b"");
         assert_eq!(open(b"k", &empty, || "x".into()).ok(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn parted_envelope_round_trip_and_checks() {
+        let payload = vec![7u8; 10_000];
+        let sealed = seal_parted(b"key", &payload, 3);
+        // Plain `open` never takes a parted envelope for a payload.
+        assert!(open(b"key", &sealed, || "x".into()).is_err());
+        let Ok(Envelope::Parted {
+            checksum,
+            len,
+            parts,
+        }) = open_envelope(b"key", &sealed, || "x".into())
+        else {
+            panic!("expected a parted envelope");
+        };
+        assert_eq!((len, parts), (10_000, 3));
+        assert!(check_parted(b"key", &checksum, len, &payload, || "x".into()).is_ok());
+        assert!(check_parted(b"other", &checksum, len, &payload, || "x".into()).is_err());
+        assert!(check_parted(b"key", &checksum, len, &payload[1..], || "x".into()).is_err());
+        let mut changed = payload.clone();
+        changed[5000] = 8;
+        assert!(check_parted(b"key", &checksum, len, &changed, || "x".into()).is_err());
+        assert!(open_envelope(b"key", &sealed[..sealed.len() - 1], || "x".into()).is_err());
+        // Whole envelopes come through as they are.
+        assert_eq!(
+            open_envelope(b"k", &seal(b"k", b"v"), || "x".into()).ok(),
+            Some(Envelope::Whole(&b"v"[..]))
+        );
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub enum StoreError {
     /// chunk. `what` names the document or key affected.
     #[error("stored data is corrupt: {what}")]
     Corrupt { what: String },
+    /// The change-feed events asked for were pruned (retention): events up to `floor` are no
+    /// longer kept. A reader must start again from a snapshot of the current state.
+    #[error("change-feed events up to {floor} are no longer kept")]
+    FeedPruned { floor: u64 },
 }
 
 /// A stored document as last committed: the compacted snapshot (if any) and the chunks
@@ -109,7 +113,18 @@ pub trait Store: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StoreError>;
     /// The highest feed sequence assigned so far (0 if none).
     fn feed_head(&self) -> u64;
+    /// A number that identifies this feed's numbering: chosen when the store was created, so a
+    /// database created anew (its sequences start again at 1) has another epoch, and a client
+    /// holding a cursor of the old one can be told to start over instead of silently waiting.
+    fn feed_epoch(&self) -> u64;
+    /// Events up to this sequence were pruned by [`Store::prune_feed`] (0: none).
+    fn feed_floor(&self) -> u64;
+    /// Removes the feed events with sequence ≤ `up_to` (at most up to
+    /// [`Store::flushed_feed_head`]); returns how many were removed. Sequence numbers are never
+    /// reused. Not durable until flush().
+    fn prune_feed(&self, up_to: u64) -> Result<u64, StoreError>;
     /// Up to `limit` feed events with sequence > `after`, in order, checksums verified.
+    /// [`StoreError::FeedPruned`] if `after` is below [`Store::feed_floor`].
     fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// Persisted Automerge sync state per (peer, document).
     fn sync_state(&self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -11,9 +11,20 @@ use crate::{Commit, Heads, LoadedDocument, Store, StoreError};
 ///
 /// Clones share the same data, so a test can drop a node and start another over a clone of its
 /// store, as after a (clean) restart.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemStore {
     inner: Arc<Mutex<Inner>>,
+    epoch: u64,
+}
+
+impl Default for MemStore {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        MemStore {
+            inner: Arc::default(),
+            epoch: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 impl std::fmt::Debug for MemStore {
@@ -43,8 +54,10 @@ type Bytes = Arc<[u8]>;
 #[derive(Clone, Default)]
 struct Data {
     docs: BTreeMap<String, Doc>,
-    /// Event with sequence `n` is at index `n - 1`.
+    /// Event with sequence `n` is at index `n - 1` (pruned ones are empty).
     feed: Vec<Bytes>,
+    /// Events up to here were pruned.
+    floor: u64,
     sync: BTreeMap<(String, String), Bytes>,
     meta: BTreeMap<String, Bytes>,
 }
@@ -77,6 +90,9 @@ enum Op {
     Meta {
         key: String,
         value: Bytes,
+    },
+    Prune {
+        up_to: u64,
     },
 }
 
@@ -116,6 +132,14 @@ impl Data {
             }
             Op::Meta { key, value } => {
                 self.meta.insert(key.clone(), value.clone());
+            }
+            Op::Prune { up_to } => {
+                for seq in self.floor..*up_to {
+                    if let Some(event) = self.feed.get_mut(seq as usize) {
+                        *event = Bytes::from(&[][..]);
+                    }
+                }
+                self.floor = self.floor.max(*up_to);
             }
         }
     }
@@ -207,8 +231,34 @@ impl Store for MemStore {
         self.lock().durable.feed.len() as u64
     }
 
+    fn feed_epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn feed_floor(&self) -> u64 {
+        self.lock().current.floor
+    }
+
+    fn prune_feed(&self, up_to: u64) -> Result<u64, StoreError> {
+        let (floor, flushed) = {
+            let inner = self.lock();
+            (inner.current.floor, inner.durable.feed.len() as u64)
+        };
+        let up_to = up_to.min(flushed);
+        if up_to <= floor {
+            return Ok(0);
+        }
+        self.write(Op::Prune { up_to });
+        Ok(up_to - floor)
+    }
+
     fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let inner = self.lock();
+        if after < inner.current.floor {
+            return Err(StoreError::FeedPruned {
+                floor: inner.current.floor,
+            });
+        }
         let feed = &inner.current.feed;
         let start = match usize::try_from(after) {
             Ok(start) if start < feed.len() => start,

@@ -18,6 +18,9 @@
 //! | `f` ‖ seq `u64`                                  | one change-feed event                  |
 //! | `y` ‖ len(peer) `u32` ‖ peer ‖ doc               | Automerge sync state of (peer, doc)    |
 //! | `m` ‖ key                                        | named meta value                       |
+//! | `E`                                              | feed epoch, `u64` BE (since layout 2)  |
+//! | `G`                                              | feed floor: events up to it were pruned, `u64` BE |
+//! | `p` ‖ len(key) `u32` ‖ key ‖ part `u32`          | one part of a large value (below)      |
 //!
 //! Every value is wrapped in the checksummed envelope of [`crate::codec`] (checksum over key and
 //! payload), verified on every read.
@@ -30,11 +33,31 @@
 //! does not add up) as corrupt, so sled losing a key inside a document is caught, not skipped.
 //!
 //! Feed events are numbered contiguously from 1; `F` is written in the same batch as the events,
-//! so after a reopen the next commit continues after the highest sequence on disk.
+//! so after a reopen the next commit continues after the highest sequence on disk. Events up to
+//! `G` have been pruned by [`Store::prune_feed`] (retention); reading below it is
+//! [`StoreError::FeedPruned`].
+//!
+//! # Large values are stored in parts
+//!
+//! sled writes a tree page larger than a quarter of its 512 KiB segment as a separate file under
+//! `db/blobs`, and sled 0.34 does not remove such a file when the page is replaced: every
+//! compaction of a document of a few hundred KiB left its old snapshot behind (measured: 191 MiB
+//! of stale blobs after ~19,000 writes). So no value is ever that large: a payload over
+//! [`PART_BYTES`] is stored as parts of at most that size under `p` keys, and the value under
+//! its own key is a *parted envelope* (`[2][checksum of the whole payload][length u64][parts
+//! u32]`). A leaf holds at most 17 values, so no page reaches the blob threshold, and replaced
+//! pages are reclaimed by sled's ordinary segment cleaning. Parts are written and removed in the
+//! same batch as the value they belong to.
+//!
+//! # Layout versions
+//!
+//! Layout 1 had no parts, no epoch and no floor; a layout-1 database is upgraded in place when
+//! it is opened (it gains an epoch; its values stay readable as they are). A database of a newer
+//! layout than this build knows is refused, never written.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::codec::{self, DocRecord, Reader};
@@ -43,10 +66,17 @@ use crate::{Commit, LoadedDocument, Store, StoreError};
 /// Name of the sled tree holding everything.
 pub(crate) const TREE_NAME: &str = "kreisnetz";
 /// Version of the key layout above, stored under [`KEY_VERSION`].
-const LAYOUT_VERSION: u32 = 1;
+const LAYOUT_VERSION: u32 = 2;
+/// The oldest layout this build opens (and upgrades).
+const OLDEST_LAYOUT_VERSION: u32 = 1;
+/// Payloads longer than this are stored in parts of at most this size (see the module doc).
+pub const PART_BYTES: usize = 4096;
 
 const KEY_VERSION: &[u8] = b"V";
 const KEY_FEED_COUNTER: &[u8] = b"F";
+const KEY_EPOCH: &[u8] = b"E";
+const KEY_FEED_FLOOR: &[u8] = b"G";
+const TAG_PART: u8 = b'p';
 const TAG_DOC: u8 = b'd';
 const TAG_SNAPSHOT: u8 = b's';
 const TAG_CHUNK: u8 = b'c';
@@ -56,8 +86,13 @@ const TAG_META: u8 = b'm';
 
 /// A [`Store`] in a sled database. See the module documentation for the key layout.
 pub struct SledStore {
-    db: sled::Db,
-    tree: sled::Tree,
+    dir: PathBuf,
+    /// The open database. Replaced as a whole when a failed write makes the store reopen it.
+    handle: RwLock<Option<Handle>>,
+    /// Set when a write failed. sled keeps failing every call after an I/O error (a full disk,
+    /// say) until it is opened again, so the next write reopens it first: a node recovers by
+    /// itself once the cause is gone.
+    broken: AtomicBool,
     /// Held for writing by commit and compact (so they see and update document records one at
     /// a time) and for reading by loads (so a load never mixes a snapshot from after a
     /// compaction with chunks from before it). Each holder only does in-memory sled work.
@@ -66,6 +101,17 @@ pub struct SledStore {
     feed_head: AtomicU64,
     /// Highest feed sequence made durable by a flush (or found on disk at open).
     flushed_head: AtomicU64,
+    /// Events up to this sequence have been pruned.
+    floor: AtomicU64,
+    epoch: u64,
+    created: bool,
+}
+
+/// One opened sled database and its tree (both cheap to clone: shared handles).
+#[derive(Clone)]
+struct Handle {
+    db: sled::Db,
+    tree: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -161,6 +207,20 @@ fn describe(key: &[u8]) -> String {
     match key {
         b"V" => "layout version".to_owned(),
         b"F" => "feed counter".to_owned(),
+        b"E" => "feed epoch".to_owned(),
+        b"G" => "feed floor".to_owned(),
+        [TAG_PART, rest @ ..] => {
+            let mut reader = Reader(rest);
+            let parsed = reader.u32().and_then(|len| {
+                let key = reader.take(usize::try_from(len).ok()?)?;
+                let part = reader.u32()?;
+                reader.0.is_empty().then(|| (describe(key), part))
+            });
+            match parsed {
+                Some((of, part)) => format!("part {part} of the {of}"),
+                None => format!("part key {key:?}"),
+            }
+        }
         [TAG_DOC, doc @ ..] => format!("record of document {:?}", lossy(doc)),
         [TAG_SNAPSHOT, doc @ ..] => format!("snapshot of document {:?}", lossy(doc)),
         [TAG_FEED, ..] => match feed_seq(key) {
@@ -225,36 +285,110 @@ pub(crate) fn open_sled(dir: &Path, wait: Duration) -> sled::Result<sled::Db> {
     }
 }
 
+/// What the on-disk counters say when a database is opened.
+struct Counters {
+    head: u64,
+    floor: u64,
+}
+
+/// Runs `f`, turning a panic inside sled into [`StoreError::Corrupt`]. sled 0.34 panics on some
+/// damaged files (a truncated segment, for instance) instead of returning an error; the node
+/// must report that, never die with a backtrace.
+fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(corrupt(format!(
+                "the database failed while {what} (sled panicked: {message})"
+            )))
+        }
+    }
+}
+
+fn read_u64_key(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, StoreError> {
+    match tree.get(key).map_err(io)? {
+        Some(value) => {
+            let payload = codec::open(key, &value, || describe(key))?;
+            decode_u64(payload, key).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// A fresh feed epoch: different for every database ever created (time, process, place).
+fn new_epoch(dir: &Path) -> u64 {
+    use sha2::{Digest, Sha256};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(now.to_be_bytes());
+    hasher.update(std::process::id().to_be_bytes());
+    hasher.update(dir.as_os_str().as_encoded_bytes());
+    let digest = hasher.finalize();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&digest[..8]);
+    // Never 0: clients send 0 for "no epoch known".
+    u64::from_be_bytes(out).max(1)
+}
+
 impl SledStore {
     /// Opens (or creates) the sled database in `dir`, waiting up to [`DEFAULT_LOCK_WAIT`] for
     /// a previous handle on it (in this process) to let go.
     ///
     /// Fails with [`StoreError::Io`] if sled cannot open it (for instance because another
     /// process holds it) and with [`StoreError::Corrupt`] if it holds data in a layout this
-    /// version does not know.
+    /// version does not know, or sled cannot read its files.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_with_lock_wait(dir, DEFAULT_LOCK_WAIT)
     }
 
     /// [`SledStore::open`], waiting up to `lock_wait` for sled's lock on the directory.
     pub fn open_with_lock_wait(dir: &Path, lock_wait: Duration) -> Result<Self, StoreError> {
+        let (handle, counters, epoch, created) =
+            guarded("opening", || Self::open_handle(dir, lock_wait))?;
+        Ok(SledStore {
+            dir: dir.to_path_buf(),
+            handle: RwLock::new(Some(handle)),
+            broken: AtomicBool::new(false),
+            docs: RwLock::new(()),
+            feed_head: AtomicU64::new(counters.head),
+            flushed_head: AtomicU64::new(counters.head),
+            floor: AtomicU64::new(counters.floor),
+            epoch,
+            created,
+        })
+    }
+
+    fn open_handle(
+        dir: &Path,
+        lock_wait: Duration,
+    ) -> Result<(Handle, Counters, u64, bool), StoreError> {
         let db = open_sled(dir, lock_wait).map_err(io)?;
         let tree = db.open_tree(TREE_NAME).map_err(io)?;
 
-        match tree.get(KEY_VERSION).map_err(io)? {
+        let created = match tree.get(KEY_VERSION).map_err(io)? {
             Some(value) => {
                 let payload = codec::open(KEY_VERSION, &value, || describe(KEY_VERSION))?;
                 let version = <[u8; 4]>::try_from(payload)
                     .map(u32::from_be_bytes)
                     .map_err(|_| corrupt("layout version: not a 4-byte integer".to_owned()))?;
-                if version != LAYOUT_VERSION {
+                if !(OLDEST_LAYOUT_VERSION..=LAYOUT_VERSION).contains(&version) {
                     return Err(StoreError::Corrupt {
                         what: format!(
-                            "layout version {version} in {}, this build reads only {LAYOUT_VERSION}",
+                            "layout version {version} in {}, this build reads versions \
+                             {OLDEST_LAYOUT_VERSION} to {LAYOUT_VERSION} (a newer kreisnetz wrote it?)",
                             dir.display()
                         ),
                     });
                 }
+                false
             }
             None => {
                 if !tree.is_empty() {
@@ -263,19 +397,40 @@ impl SledStore {
                         dir.display()
                     )));
                 }
-                let payload = LAYOUT_VERSION.to_be_bytes();
-                tree.insert(KEY_VERSION, codec::seal(KEY_VERSION, &payload))
-                    .map_err(io)?;
+                true
             }
-        }
-
-        let counter = match tree.get(KEY_FEED_COUNTER).map_err(io)? {
-            Some(value) => {
-                let payload = codec::open(KEY_FEED_COUNTER, &value, || describe(KEY_FEED_COUNTER))?;
-                decode_u64(payload, KEY_FEED_COUNTER)?
-            }
-            None => 0,
         };
+        let epoch = match read_u64_key(&tree, KEY_EPOCH)? {
+            Some(epoch) => epoch,
+            None => {
+                // A new database, or one of layout 1: give it an epoch, and the current version.
+                let epoch = new_epoch(dir);
+                let mut batch = sled::Batch::default();
+                batch.insert(KEY_EPOCH, codec::seal(KEY_EPOCH, &epoch.to_be_bytes()));
+                batch.insert(
+                    KEY_VERSION,
+                    codec::seal(KEY_VERSION, &LAYOUT_VERSION.to_be_bytes()),
+                );
+                tree.apply_batch(batch).map_err(io)?;
+                db.flush().map_err(io)?;
+                if !created {
+                    tracing::info!(
+                        dir = %dir.display(),
+                        from = OLDEST_LAYOUT_VERSION,
+                        to = LAYOUT_VERSION,
+                        "upgraded the database layout"
+                    );
+                }
+                epoch
+            }
+        };
+        let counters = Self::read_counters(&tree)?;
+        Ok((Handle { db, tree }, counters, epoch, created))
+    }
+
+    fn read_counters(tree: &sled::Tree) -> Result<Counters, StoreError> {
+        let counter = read_u64_key(tree, KEY_FEED_COUNTER)?.unwrap_or(0);
+        let floor = read_u64_key(tree, KEY_FEED_FLOOR)?.unwrap_or(0);
         let last_event = match tree.scan_prefix([TAG_FEED]).next_back() {
             Some(entry) => {
                 let (key, _) = entry.map_err(io)?;
@@ -292,51 +447,110 @@ impl SledStore {
                 "feed counter is behind the stored feed events"
             );
         }
-        let head = counter.max(last_event);
-
-        Ok(SledStore {
-            db,
-            tree,
-            docs: RwLock::new(()),
-            feed_head: AtomicU64::new(head),
-            flushed_head: AtomicU64::new(head),
+        Ok(Counters {
+            head: counter.max(last_event),
+            floor,
         })
+    }
+
+    /// Whether this open created the database (it did not exist or was empty).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Reads every value in the database and verifies its checksum, then loads every document
     /// (which checks that its chunks are complete). Returns how many values were checked. Meant
     /// for startup checks, admin commands and tests; it reads the whole database.
     pub fn verify(&self) -> Result<u64, StoreError> {
-        let mut checked = 0u64;
-        for entry in self.tree.iter() {
-            let (key, value) = entry.map_err(io)?;
-            match key.first() {
-                Some(
-                    b'V' | b'F' | &TAG_DOC | &TAG_SNAPSHOT | &TAG_CHUNK | &TAG_FEED | &TAG_SYNC
-                    | &TAG_META,
-                ) => {
-                    codec::open(&key, &value, || describe(&key))?;
+        guarded("verifying", || {
+            let h = self.handle()?;
+            let mut checked = 0u64;
+            let mut expected_feed = self.floor.load(Ordering::Acquire) + 1;
+            for entry in h.tree.iter() {
+                let (key, value) = entry.map_err(io)?;
+                match key.first() {
+                    Some(&TAG_PART) => {
+                        codec::open(&key, &value, || describe(&key))?;
+                    }
+                    Some(&TAG_FEED) => {
+                        let seq = feed_seq(&key).ok_or_else(|| corrupt(describe(&key)))?;
+                        if seq != expected_feed {
+                            return Err(corrupt(format!("feed event {expected_feed} is missing")));
+                        }
+                        expected_feed += 1;
+                        read_value(&h.tree, &key, &value)?;
+                    }
+                    Some(
+                        b'V' | b'F' | b'E' | b'G' | &TAG_DOC | &TAG_SNAPSHOT | &TAG_CHUNK
+                        | &TAG_SYNC | &TAG_META,
+                    ) => {
+                        read_value(&h.tree, &key, &value)?;
+                    }
+                    _ => return Err(corrupt(describe(&key))),
                 }
-                _ => return Err(corrupt(describe(&key))),
+                checked += 1;
             }
-            checked += 1;
+            for doc in self.documents()? {
+                self.load_document(&doc)?;
+            }
+            Ok(checked)
+        })
+    }
+
+    /// The open database, reopened first if a write failed since (see `broken`).
+    fn handle(&self) -> Result<Handle, StoreError> {
+        let guard = self.handle.read().unwrap_or_else(|e| e.into_inner());
+        guard
+            .clone()
+            .ok_or_else(|| StoreError::Io("the database is closed after a failed reopen".into()))
+    }
+
+    /// Marks the store for a reopen before the next write if `result` is an I/O failure.
+    fn note<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Io(e)) = &result
+            && !self.broken.swap(true, Ordering::AcqRel)
+        {
+            tracing::error!(error = %e, "a storage write failed; the database is reopened before the next write");
         }
-        for doc in self.documents()? {
-            self.load_document(&doc)?;
+        result
+    }
+
+    /// Reopens the database if a write failed since it was opened: what was not flushed is
+    /// gone (nobody was told it was stored), the counters are read again from disk.
+    fn recover(&self) -> Result<(), StoreError> {
+        if !self.broken.load(Ordering::Acquire) {
+            return Ok(());
         }
-        Ok(checked)
+        let _docs = self.write_lock();
+        let mut slot = self.handle.write().unwrap_or_else(|e| e.into_inner());
+        if !self.broken.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Drop our handle first: sled's directory lock goes with the last one.
+        *slot = None;
+        let (handle, counters, _, _) = guarded("reopening", || {
+            Self::open_handle(&self.dir, DEFAULT_LOCK_WAIT)
+        })?;
+        self.feed_head.store(counters.head, Ordering::Release);
+        self.flushed_head.store(counters.head, Ordering::Release);
+        self.floor.store(counters.floor, Ordering::Release);
+        *slot = Some(handle);
+        self.broken.store(false, Ordering::Release);
+        tracing::info!(dir = %self.dir.display(), feed_head = counters.head, "reopened the database after a failed write");
+        Ok(())
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.tree.get(key).map_err(io)? {
-            Some(value) => Ok(Some(codec::open(key, &value, || describe(key))?.to_vec())),
+        let h = self.handle()?;
+        match h.tree.get(key).map_err(io)? {
+            Some(value) => read_value(&h.tree, key, &value).map(Some),
             None => Ok(None),
         }
     }
 
-    fn record(&self, doc: &str) -> Result<Option<DocRecord>, StoreError> {
+    fn record(&self, tree: &sled::Tree, doc: &str) -> Result<Option<DocRecord>, StoreError> {
         let key = doc_key(doc);
-        match self.tree.get(&key).map_err(io)? {
+        match tree.get(&key).map_err(io)? {
             Some(value) => {
                 let payload = codec::open(&key, &value, || describe(&key))?;
                 DocRecord::decode(payload)
@@ -345,6 +559,18 @@ impl SledStore {
             }
             None => Ok(None),
         }
+    }
+
+    /// Writes one named value (meta, sync state) in a batch of its own.
+    fn put_single(&self, key: &[u8], payload: &[u8]) -> Result<(), StoreError> {
+        self.recover()?;
+        let result = guarded("writing", || {
+            let h = self.handle()?;
+            let mut batch = sled::Batch::default();
+            put_value(&h.tree, &mut batch, key, payload, true)?;
+            h.tree.apply_batch(batch).map_err(io)
+        });
+        self.note(result)
     }
 
     fn write_lock(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
@@ -357,155 +583,259 @@ impl SledStore {
     }
 }
 
+fn part_key(key: &[u8], part: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + 4 + key.len() + 4);
+    out.push(TAG_PART);
+    out.extend_from_slice(&u32::try_from(key.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(&part.to_be_bytes());
+    out
+}
+
+/// Adds `payload` under `key` to `batch`, in parts if it is larger than [`PART_BYTES`]. If
+/// `replaces`, the parts of the value it replaces (if that was parted) are removed in the same
+/// batch.
+fn put_value(
+    tree: &sled::Tree,
+    batch: &mut sled::Batch,
+    key: &[u8],
+    payload: &[u8],
+    replaces: bool,
+) -> Result<(), StoreError> {
+    if replaces {
+        remove_parts(tree, batch, key)?;
+    }
+    if payload.len() <= PART_BYTES {
+        batch.insert(key, codec::seal(key, payload));
+        return Ok(());
+    }
+    let mut parts = 0u32;
+    for part in payload.chunks(PART_BYTES) {
+        let part_key = part_key(key, parts);
+        batch.insert(part_key.as_slice(), codec::seal(&part_key, part));
+        parts += 1;
+    }
+    batch.insert(key, codec::seal_parted(key, payload, parts));
+    Ok(())
+}
+
+/// Removes `key` and, if its value is parted, its parts.
+fn remove_value(tree: &sled::Tree, batch: &mut sled::Batch, key: &[u8]) -> Result<(), StoreError> {
+    remove_parts(tree, batch, key)?;
+    batch.remove(key);
+    Ok(())
+}
+
+fn remove_parts(tree: &sled::Tree, batch: &mut sled::Batch, key: &[u8]) -> Result<(), StoreError> {
+    if let Some(old) = tree.get(key).map_err(io)?
+        && let Ok(codec::Envelope::Parted { parts, .. }) =
+            codec::open_envelope(key, &old, || describe(key))
+    {
+        for part in 0..parts {
+            batch.remove(part_key(key, part));
+        }
+    }
+    Ok(())
+}
+
+/// Verifies `value` (read from under `key`) and returns its payload, assembling it from its
+/// parts if it is parted.
+fn read_value(tree: &sled::Tree, key: &[u8], value: &[u8]) -> Result<Vec<u8>, StoreError> {
+    match codec::open_envelope(key, value, || describe(key))? {
+        codec::Envelope::Whole(payload) => Ok(payload.to_vec()),
+        codec::Envelope::Parted {
+            checksum,
+            len,
+            parts,
+        } => {
+            let capacity = usize::try_from(len).unwrap_or(0).min(64 << 20);
+            let mut payload = Vec::with_capacity(capacity);
+            for part in 0..parts {
+                let part_key = part_key(key, part);
+                let Some(stored) = tree.get(&part_key).map_err(io)? else {
+                    return Err(corrupt(format!(
+                        "part {part} of the {} is missing",
+                        describe(key)
+                    )));
+                };
+                payload.extend_from_slice(codec::open(&part_key, &stored, || describe(&part_key))?);
+                if payload.len() as u64 > len {
+                    break;
+                }
+            }
+            codec::check_parted(key, &checksum, len, &payload, || describe(key))?;
+            Ok(payload)
+        }
+    }
+}
+
 impl Store for SledStore {
     fn documents(&self) -> Result<Vec<String>, StoreError> {
-        let mut docs = Vec::new();
-        for entry in self.tree.scan_prefix([TAG_DOC]) {
-            let (key, _) = entry.map_err(io)?;
-            let doc = String::from_utf8(key[1..].to_vec())
-                .map_err(|_| corrupt(format!("{}: not UTF-8", describe(&key))))?;
-            docs.push(doc);
-        }
-        // Byte order of the keys is the order of `String`s already; sort anyway so the
-        // contract does not hang on that.
-        docs.sort();
-        Ok(docs)
+        guarded("listing documents", || {
+            let h = self.handle()?;
+            let mut docs = Vec::new();
+            for entry in h.tree.scan_prefix([TAG_DOC]) {
+                let (key, _) = entry.map_err(io)?;
+                let doc = String::from_utf8(key[1..].to_vec())
+                    .map_err(|_| corrupt(format!("{}: not UTF-8", describe(&key))))?;
+                docs.push(doc);
+            }
+            // Byte order of the keys is the order of `String`s already; sort anyway so the
+            // contract does not hang on that.
+            docs.sort();
+            Ok(docs)
+        })
     }
 
     fn load_document(&self, doc: &str) -> Result<Option<LoadedDocument>, StoreError> {
-        let _guard = self.read_lock();
-        let Some(record) = self.record(doc)? else {
-            return Ok(None);
-        };
+        guarded("loading a document", || {
+            let _guard = self.read_lock();
+            let h = self.handle()?;
+            let Some(record) = self.record(&h.tree, doc)? else {
+                return Ok(None);
+            };
 
-        let snapshot = if record.has_snapshot {
-            let key = snapshot_key(doc);
-            match self.get(&key)? {
-                Some(snapshot) => Some(snapshot),
-                None => return Err(corrupt(format!("{} is missing", describe(&key)))),
+            let snapshot = if record.has_snapshot {
+                let key = snapshot_key(doc);
+                match h.tree.get(&key).map_err(io)? {
+                    Some(value) => Some(read_value(&h.tree, &key, &value)?),
+                    None => return Err(corrupt(format!("{} is missing", describe(&key)))),
+                }
+            } else {
+                None
+            };
+
+            let capacity = usize::try_from(record.next_chunk - record.first_chunk).unwrap_or(0);
+            let mut chunks = Vec::with_capacity(capacity.min(1 << 16));
+            let mut chunk_bytes = 0u64;
+            let mut expected = record.first_chunk;
+            let range = chunk_key(doc, record.first_chunk)..chunk_key(doc, record.next_chunk);
+            for entry in h.tree.range(range) {
+                let (key, value) = entry.map_err(io)?;
+                let index = chunk_index(&key).ok_or_else(|| corrupt(describe(&key)))?;
+                if index != expected {
+                    return Err(corrupt(format!(
+                        "chunk {expected} of document {doc:?} is missing"
+                    )));
+                }
+                let chunk = read_value(&h.tree, &key, &value)?;
+                chunk_bytes += chunk.len() as u64;
+                chunks.push(chunk);
+                expected += 1;
             }
-        } else {
-            None
-        };
-
-        let capacity = usize::try_from(record.next_chunk - record.first_chunk).unwrap_or(0);
-        let mut chunks = Vec::with_capacity(capacity.min(1 << 16));
-        let mut chunk_bytes = 0u64;
-        let mut expected = record.first_chunk;
-        let range = chunk_key(doc, record.first_chunk)..chunk_key(doc, record.next_chunk);
-        for entry in self.tree.range(range) {
-            let (key, value) = entry.map_err(io)?;
-            let index = chunk_index(&key).ok_or_else(|| corrupt(describe(&key)))?;
-            if index != expected {
+            if expected != record.next_chunk {
                 return Err(corrupt(format!(
                     "chunk {expected} of document {doc:?} is missing"
                 )));
             }
-            let chunk = codec::open(&key, &value, || describe(&key))?;
-            chunk_bytes += chunk.len() as u64;
-            chunks.push(chunk.to_vec());
-            expected += 1;
-        }
-        if expected != record.next_chunk {
-            return Err(corrupt(format!(
-                "chunk {expected} of document {doc:?} is missing"
-            )));
-        }
-        if chunk_bytes != record.chunk_bytes {
-            return Err(corrupt(format!(
-                "chunks of document {doc:?} hold {chunk_bytes} bytes, its record says {}",
-                record.chunk_bytes
-            )));
-        }
+            if chunk_bytes != record.chunk_bytes {
+                return Err(corrupt(format!(
+                    "chunks of document {doc:?} hold {chunk_bytes} bytes, its record says {}",
+                    record.chunk_bytes
+                )));
+            }
 
-        Ok(Some(LoadedDocument {
-            snapshot,
-            chunks,
-            chunk_bytes,
-            heads: record.heads,
-        }))
+            Ok(Some(LoadedDocument {
+                snapshot,
+                chunks,
+                chunk_bytes,
+                heads: record.heads,
+            }))
+        })
     }
 
     fn commit(&self, commit: Commit<'_>) -> Result<Vec<u64>, StoreError> {
-        let _guard = self.write_lock();
-        let old = self.record(commit.doc)?.unwrap_or(DocRecord {
-            first_chunk: 0,
-            next_chunk: 0,
-            chunk_bytes: 0,
-            has_snapshot: false,
-            heads: Vec::new(),
+        self.recover()?;
+        let result = guarded("committing", || {
+            let _guard = self.write_lock();
+            let h = self.handle()?;
+            let old = self.record(&h.tree, commit.doc)?.unwrap_or(DocRecord {
+                first_chunk: 0,
+                next_chunk: 0,
+                chunk_bytes: 0,
+                has_snapshot: false,
+                heads: Vec::new(),
+            });
+            let record = DocRecord {
+                first_chunk: old.first_chunk,
+                next_chunk: old.next_chunk + 1,
+                chunk_bytes: old.chunk_bytes + commit.chunk.len() as u64,
+                has_snapshot: old.has_snapshot,
+                heads: commit.heads.to_vec(),
+            };
+
+            let mut batch = sled::Batch::default();
+            let key = chunk_key(commit.doc, old.next_chunk);
+            put_value(&h.tree, &mut batch, &key, commit.chunk, false)?;
+            let key = doc_key(commit.doc);
+            batch.insert(key.as_slice(), codec::seal(&key, &record.encode()));
+
+            if let Some((name, value)) = commit.meta {
+                put_value(&h.tree, &mut batch, &meta_key(name), value, true)?;
+            }
+
+            let head = self.feed_head.load(Ordering::Acquire);
+            let seqs: Vec<u64> = (1..=commit.feed_events.len() as u64)
+                .map(|i| head + i)
+                .collect();
+            for (seq, event) in seqs.iter().zip(commit.feed_events) {
+                put_value(&h.tree, &mut batch, &feed_key(*seq), event, false)?;
+            }
+            let new_head = seqs.last().copied().unwrap_or(head);
+            if new_head != head {
+                batch.insert(
+                    KEY_FEED_COUNTER,
+                    codec::seal(KEY_FEED_COUNTER, &new_head.to_be_bytes()),
+                );
+            }
+
+            h.tree.apply_batch(batch).map_err(io)?;
+            self.feed_head.store(new_head, Ordering::Release);
+            Ok(seqs)
         });
-        let record = DocRecord {
-            first_chunk: old.first_chunk,
-            next_chunk: old.next_chunk + 1,
-            chunk_bytes: old.chunk_bytes + commit.chunk.len() as u64,
-            has_snapshot: old.has_snapshot,
-            heads: commit.heads.to_vec(),
-        };
-
-        let mut batch = sled::Batch::default();
-        let key = chunk_key(commit.doc, old.next_chunk);
-        batch.insert(key.as_slice(), codec::seal(&key, commit.chunk));
-        let key = doc_key(commit.doc);
-        batch.insert(key.as_slice(), codec::seal(&key, &record.encode()));
-
-        if let Some((name, value)) = commit.meta {
-            let key = meta_key(name);
-            batch.insert(key.as_slice(), codec::seal(&key, value));
-        }
-
-        let head = self.feed_head.load(Ordering::Acquire);
-        let seqs: Vec<u64> = (1..=commit.feed_events.len() as u64)
-            .map(|i| head + i)
-            .collect();
-        for (seq, event) in seqs.iter().zip(commit.feed_events) {
-            let key = feed_key(*seq);
-            batch.insert(&key[..], codec::seal(&key, event));
-        }
-        let new_head = seqs.last().copied().unwrap_or(head);
-        if new_head != head {
-            batch.insert(
-                KEY_FEED_COUNTER,
-                codec::seal(KEY_FEED_COUNTER, &new_head.to_be_bytes()),
-            );
-        }
-
-        self.tree.apply_batch(batch).map_err(io)?;
-        self.feed_head.store(new_head, Ordering::Release);
-        Ok(seqs)
+        self.note(result)
     }
 
     fn compact(&self, doc: &str, snapshot: &[u8], heads: &[[u8; 32]]) -> Result<(), StoreError> {
-        let _guard = self.write_lock();
-        let old = self.record(doc)?;
-        let (first, next) = old
-            .as_ref()
-            .map_or((0, 0), |r| (r.first_chunk, r.next_chunk));
+        self.recover()?;
+        let result = guarded("compacting", || {
+            let _guard = self.write_lock();
+            let h = self.handle()?;
+            let old = self.record(&h.tree, doc)?;
+            let (first, next) = old
+                .as_ref()
+                .map_or((0, 0), |r| (r.first_chunk, r.next_chunk));
 
-        let mut batch = sled::Batch::default();
-        for index in first..next {
-            batch.remove(chunk_key(doc, index));
-        }
-        let key = snapshot_key(doc);
-        batch.insert(key.as_slice(), codec::seal(&key, snapshot));
-        let record = DocRecord {
-            first_chunk: next,
-            next_chunk: next,
-            chunk_bytes: 0,
-            has_snapshot: true,
-            heads: heads.to_vec(),
-        };
-        let key = doc_key(doc);
-        batch.insert(key.as_slice(), codec::seal(&key, &record.encode()));
-        self.tree.apply_batch(batch).map_err(io)
+            let mut batch = sled::Batch::default();
+            for index in first..next {
+                remove_value(&h.tree, &mut batch, &chunk_key(doc, index))?;
+            }
+            put_value(&h.tree, &mut batch, &snapshot_key(doc), snapshot, true)?;
+            let record = DocRecord {
+                first_chunk: next,
+                next_chunk: next,
+                chunk_bytes: 0,
+                has_snapshot: true,
+                heads: heads.to_vec(),
+            };
+            let key = doc_key(doc);
+            batch.insert(key.as_slice(), codec::seal(&key, &record.encode()));
+            h.tree.apply_batch(batch).map_err(io)
+        });
+        self.note(result)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        // Everything applied before this load is covered by the flush below.
-        let head = self.feed_head.load(Ordering::Acquire);
-        self.db.flush().map_err(io)?;
-        self.flushed_head.fetch_max(head, Ordering::AcqRel);
-        Ok(())
+        self.recover()?;
+        let result = guarded("flushing", || {
+            let h = self.handle()?;
+            // Everything applied before this load is covered by the flush below.
+            let head = self.feed_head.load(Ordering::Acquire);
+            h.db.flush().map_err(io)?;
+            self.flushed_head.fetch_max(head, Ordering::AcqRel);
+            Ok(())
+        });
+        self.note(result)
     }
 
     fn feed_head(&self) -> u64 {
@@ -516,61 +846,104 @@ impl Store for SledStore {
         self.flushed_head.load(Ordering::Acquire)
     }
 
+    fn feed_epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn feed_floor(&self) -> u64 {
+        self.floor.load(Ordering::Acquire)
+    }
+
+    fn prune_feed(&self, up_to: u64) -> Result<u64, StoreError> {
+        self.recover()?;
+        let result = guarded("pruning the feed", || {
+            let _guard = self.write_lock();
+            let h = self.handle()?;
+            let floor = self.floor.load(Ordering::Acquire);
+            // Never prune what is not durable yet: a crash could hand those numbers out again.
+            let up_to = up_to.min(self.flushed_head.load(Ordering::Acquire));
+            if up_to <= floor {
+                return Ok(0);
+            }
+            let mut batch = sled::Batch::default();
+            for seq in floor + 1..=up_to {
+                remove_value(&h.tree, &mut batch, &feed_key(seq))?;
+            }
+            batch.insert(
+                KEY_FEED_FLOOR,
+                codec::seal(KEY_FEED_FLOOR, &up_to.to_be_bytes()),
+            );
+            h.tree.apply_batch(batch).map_err(io)?;
+            self.floor.store(up_to, Ordering::Release);
+            Ok(up_to - floor)
+        });
+        self.note(result)
+    }
+
     fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        // Only events up to the published head: all of those are applied, so the range below
-        // is contiguous unless something was lost.
-        let head = self.feed_head.load(Ordering::Acquire);
-        if limit == 0 || after >= head {
-            return Ok(Vec::new());
-        }
-        let last = head.min(after.saturating_add(limit as u64));
-        let mut events = Vec::with_capacity(usize::try_from(last - after).unwrap_or(0));
-        let mut expected = after + 1;
-        for entry in self.tree.range(feed_key(expected)..=feed_key(last)) {
-            let (key, value) = entry.map_err(io)?;
-            let seq = feed_seq(&key).ok_or_else(|| corrupt(describe(&key)))?;
-            if seq != expected {
+        guarded("reading the feed", || {
+            let h = self.handle()?;
+            let floor = self.floor.load(Ordering::Acquire);
+            if after < floor {
+                return Err(StoreError::FeedPruned { floor });
+            }
+            // Only events up to the published head: all of those are applied, so the range
+            // below is contiguous unless something was lost.
+            let head = self.feed_head.load(Ordering::Acquire);
+            if limit == 0 || after >= head {
+                return Ok(Vec::new());
+            }
+            let last = head.min(after.saturating_add(limit as u64));
+            let mut events = Vec::with_capacity(usize::try_from(last - after).unwrap_or(0));
+            let mut expected = after + 1;
+            for entry in h.tree.range(feed_key(expected)..=feed_key(last)) {
+                let (key, value) = entry.map_err(io)?;
+                let seq = feed_seq(&key).ok_or_else(|| corrupt(describe(&key)))?;
+                if seq != expected {
+                    // Pruned while we read?
+                    let floor = self.floor.load(Ordering::Acquire);
+                    if expected <= floor {
+                        return Err(StoreError::FeedPruned { floor });
+                    }
+                    return Err(corrupt(format!("feed event {expected} is missing")));
+                }
+                events.push((seq, read_value(&h.tree, &key, &value)?));
+                expected += 1;
+            }
+            if expected != last + 1 {
+                let floor = self.floor.load(Ordering::Acquire);
+                if expected <= floor {
+                    return Err(StoreError::FeedPruned { floor });
+                }
                 return Err(corrupt(format!("feed event {expected} is missing")));
             }
-            let event = codec::open(&key, &value, || describe(&key))?;
-            events.push((seq, event.to_vec()));
-            expected += 1;
-        }
-        if expected != last + 1 {
-            return Err(corrupt(format!("feed event {expected} is missing")));
-        }
-        Ok(events)
+            Ok(events)
+        })
     }
 
     fn sync_state(&self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&sync_key(peer, doc))
+        guarded("reading a sync state", || self.get(&sync_key(peer, doc)))
     }
 
     fn put_sync_state(&self, peer: &str, doc: &str, state: &[u8]) -> Result<(), StoreError> {
-        let key = sync_key(peer, doc);
-        self.tree
-            .insert(key.as_slice(), codec::seal(&key, state))
-            .map_err(io)?;
-        Ok(())
+        self.put_single(&sync_key(peer, doc), state)
     }
 
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(&meta_key(key))
+        guarded("reading a meta value", || self.get(&meta_key(key)))
     }
 
     fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let key = meta_key(key);
-        self.tree
-            .insert(key.as_slice(), codec::seal(&key, value))
-            .map_err(io)?;
-        Ok(())
+        self.put_single(&meta_key(key), value)
     }
 
     fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.handle()
+            .ok()
+            .and_then(|h| h.db.size_on_disk().ok())
+            .unwrap_or(0)
     }
 }
-
 #[cfg(test)]
 mod tests {
     //! Corruption tests: damage the raw sled tree through sled's own API, then check that the
@@ -606,20 +979,24 @@ mod tests {
         store.put_meta("schema", b"1").unwrap();
         store.put_sync_state("peer-1", DOC_A, b"state").unwrap();
         store.flush().unwrap();
-        assert_eq!(store.verify().unwrap(), 13);
+        assert_eq!(store.verify().unwrap(), 14);
         drop(store);
         dir
     }
 
     /// Changes the raw tree with sled's own API, then reopens the store.
     fn damage(dir: &TempDir, f: impl FnOnce(&sled::Tree)) -> Result<SledStore, StoreError> {
+        damage_at(dir.path(), f)
+    }
+
+    fn damage_at(dir: &Path, f: impl FnOnce(&sled::Tree)) -> Result<SledStore, StoreError> {
         {
-            let db = open_sled(dir.path(), DEFAULT_LOCK_WAIT).unwrap();
+            let db = open_sled(dir, DEFAULT_LOCK_WAIT).unwrap();
             let tree = db.open_tree(TREE_NAME).unwrap();
             f(&tree);
             db.flush().unwrap();
         }
-        SledStore::open(dir.path())
+        SledStore::open(dir)
     }
 
     fn flip_last_byte(tree: &sled::Tree, key: &[u8]) {
@@ -814,15 +1191,177 @@ mod tests {
         );
         let dir = setup();
         let result = damage(&dir, |t| {
-            t.insert(KEY_VERSION, codec::seal(KEY_VERSION, &2u32.to_be_bytes()))
+            t.insert(KEY_VERSION, codec::seal(KEY_VERSION, &3u32.to_be_bytes()))
                 .unwrap();
         });
-        assert_corrupt(result, "layout version 2");
+        assert_corrupt(result, "layout version 3");
         let dir = setup();
         let result = damage(&dir, |t| {
             t.remove(KEY_VERSION).unwrap();
         });
         assert_corrupt(result, "no layout version");
+    }
+
+    #[test]
+    fn a_layout_1_database_is_upgraded_and_keeps_its_data() {
+        let dir = setup();
+        // What layout 1 had: no epoch, version 1.
+        let store = damage(&dir, |t| {
+            t.remove(KEY_EPOCH).unwrap();
+            t.insert(KEY_VERSION, codec::seal(KEY_VERSION, &1u32.to_be_bytes()))
+                .unwrap();
+        })
+        .unwrap();
+        assert!(!store.created());
+        assert_ne!(store.feed_epoch(), 0);
+        assert_eq!(store.feed_head(), 3);
+        assert_eq!(
+            store.load_document(DOC_B).unwrap().unwrap().chunks,
+            vec![b"b0".to_vec()]
+        );
+        assert_eq!(store.verify().unwrap(), 14);
+        let epoch = store.feed_epoch();
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.feed_epoch(), epoch, "the epoch is kept once given");
+    }
+
+    #[test]
+    fn every_database_gets_its_own_epoch() {
+        let (a, b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+        let (a, b) = (
+            SledStore::open(a.path()).unwrap(),
+            SledStore::open(b.path()).unwrap(),
+        );
+        assert!(a.created() && b.created());
+        assert_ne!(a.feed_epoch(), b.feed_epoch());
+        assert_ne!(a.feed_epoch(), 0);
+    }
+
+    /// A value of `len` bytes that compresses badly (sled does not compress, but be safe).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn dir_bytes(path: &Path) -> u64 {
+        std::fs::read_dir(path)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| match e.metadata() {
+                        Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                        Ok(m) => m.len(),
+                        Err(_) => 0,
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn large_values_are_stored_in_parts_and_replaced_ones_leave_no_blobs() {
+        let dir = TempDir::new().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        // 60 compactions of a 600 KiB snapshot, a large chunk and meta value in between.
+        for round in 0..60u64 {
+            let snapshot = noise(600 * 1024 + round as usize, round);
+            let big_chunk = noise(200 * 1024, round + 1000);
+            store
+                .commit(Commit {
+                    doc: DOC_A,
+                    chunk: &big_chunk,
+                    heads: &[[round as u8; 32]],
+                    feed_events: &[noise(300, round)],
+                    meta: Some(("signed", &noise(9000, round))),
+                })
+                .unwrap();
+            store
+                .compact(DOC_A, &snapshot, &[[round as u8; 32]])
+                .unwrap();
+            store.flush().unwrap();
+            let loaded = store.load_document(DOC_A).unwrap().unwrap();
+            assert_eq!(loaded.snapshot.as_deref(), Some(&snapshot[..]));
+            assert_eq!(store.meta("signed").unwrap(), Some(noise(9000, round)));
+        }
+        store.verify().unwrap();
+        let blobs = dir_bytes(&dir.path().join("blobs"));
+        assert_eq!(blobs, 0, "no value reaches sled's blob threshold");
+        // Only the parts of the newest snapshot and meta value are left.
+        let h = store.handle().unwrap();
+        let parts = h.tree.scan_prefix([TAG_PART]).count();
+        assert_eq!(
+            parts,
+            (600 * 1024 + 59usize).div_ceil(PART_BYTES) + 9000usize.div_ceil(PART_BYTES)
+        );
+        drop(h);
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.load_document(DOC_A).unwrap().unwrap().snapshot,
+            Some(noise(600 * 1024 + 59, 59))
+        );
+    }
+
+    #[test]
+    fn a_missing_or_damaged_part_is_corrupt() {
+        let dir = TempDir::new().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.compact(DOC_A, &noise(10_000, 1), &[[1; 32]]).unwrap();
+            store.flush().unwrap();
+        }
+        let key = part_key(&snapshot_key(DOC_A), 1);
+        let store = damage_at(dir.path(), |t| flip_last_byte(t, &key)).unwrap();
+        assert_corrupt(
+            store.load_document(DOC_A),
+            "part 1 of the snapshot of document \"Landkreis Ammerland\"",
+        );
+        assert_corrupt(store.verify(), "part 1");
+        drop(store);
+        let store = damage_at(dir.path(), |t| {
+            t.remove(key.as_slice()).unwrap();
+        })
+        .unwrap();
+        assert_corrupt(store.load_document(DOC_A), "is missing");
+    }
+
+    #[test]
+    fn pruned_feed_events_are_reported_and_numbers_never_reused() {
+        let dir = setup();
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.prune_feed(2).unwrap(), 2);
+        assert_eq!(store.feed_floor(), 2);
+        assert!(matches!(
+            store.feed_after(0, 10),
+            Err(StoreError::FeedPruned { floor: 2 })
+        ));
+        assert_eq!(store.feed_after(2, 10).unwrap().len(), 1);
+        store.flush().unwrap();
+        store.verify().unwrap();
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!((store.feed_floor(), store.feed_head()), (2, 3));
+        // Nothing above the durable head is pruned.
+        let seqs = store
+            .commit(Commit {
+                doc: DOC_B,
+                chunk: b"b1",
+                heads: &[],
+                feed_events: &[b"e4".to_vec()],
+                meta: None,
+            })
+            .unwrap();
+        assert_eq!(seqs, vec![4]);
+        assert_eq!(store.prune_feed(10).unwrap(), 1);
+        assert_eq!(store.feed_floor(), 3);
     }
 
     #[test]
