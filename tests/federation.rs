@@ -149,6 +149,7 @@ async fn a_line_of_three_converges_through_the_middle_node() {
         .watch(v1::WatchRequest {
             after_sequence: 0,
             stop_at_head: true,
+            ..Default::default()
         })
         .await
         .unwrap()

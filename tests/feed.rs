@@ -12,6 +12,7 @@ async fn collect(node: &TestNode, after: u64) -> Vec<v1::ChangeEvent> {
         .watch(v1::WatchRequest {
             after_sequence: after,
             stop_at_head: true,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -34,6 +35,7 @@ async fn a_resumed_watch_yields_exactly_the_missed_events() {
         .watch(v1::WatchRequest {
             after_sequence: 0,
             stop_at_head: false,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -160,6 +162,7 @@ async fn a_live_watcher_ends_cleanly_when_the_node_shuts_down() {
         .watch(v1::WatchRequest {
             after_sequence: 0,
             stop_at_head: false,
+            ..Default::default()
         })
         .await
         .unwrap()

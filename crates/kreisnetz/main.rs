@@ -82,6 +82,19 @@ enum Command {
         /// The district's name, used only when the data directory is initialised now.
         #[arg(long)]
         district: Option<String>,
+        /// Start with a new, empty database although the data directory holds keys (after
+        /// the database was lost or damaged). The old database, if any, is moved aside to
+        /// `db.old-<time>`; the district's own data comes back from peers that hold it;
+        /// change-feed clients are told to start over; API tokens must be created anew.
+        #[arg(long)]
+        recreate_database: bool,
+    },
+    /// Verify a stopped node's data directory offline: keys, every stored value's checksum,
+    /// every document (chunks, recorded heads), the change feed. Exits 0 if all is well, 1
+    /// with what is damaged otherwise.
+    Check {
+        #[arg(long, env = "KREISNETZ_DATA_DIR", default_value = "./kreisnetz-data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -122,7 +135,15 @@ fn main() -> ExitCode {
             api_listen,
             federation_listen,
             district,
-        } => serve(&data_dir, api_listen, federation_listen, district),
+            recreate_database,
+        } => serve(
+            &data_dir,
+            api_listen,
+            federation_listen,
+            district,
+            kreisnetz_node::StartOptions { recreate_database },
+        ),
+        Command::Check { data_dir } => check(&data_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -200,6 +221,7 @@ fn serve(
     api_listen: Option<SocketAddr>,
     federation_listen: Option<SocketAddr>,
     district: Option<String>,
+    options: kreisnetz_node::StartOptions,
 ) -> Result<()> {
     if !data_dir.join(CONFIG_FILE).exists()
         && !data_dir
@@ -217,6 +239,8 @@ fn serve(
             },
         )?;
         config.write_new(data_dir)?;
+        kreisnetz_node::auth::init_admin_token(data_dir)
+            .context("cannot create the first admin token")?;
         print_ids(data_dir, &config, &identity);
     }
     let mut config = Config::load(data_dir)?;
@@ -233,11 +257,81 @@ fn serve(
         .thread_name("kreisnetz")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run(data_dir, config))
+    let result = runtime.block_on(run(data_dir, config, options));
+    // Blocking tasks still running (a peer's backlog being stored) must not hold the exit:
+    // everything acknowledged is flushed, and what is not yet sent is synced again later.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
-async fn run(data_dir: &Path, config: Config) -> Result<()> {
-    let node = kreisnetz_node::start(data_dir, config).await?;
+/// `kreisnetz check`: the start-up verification of a node, run alone and reported.
+fn check(data_dir: &Path) -> Result<()> {
+    use kreisnetz_storage::Store;
+    let identity = Identity::load(data_dir).with_context(|| {
+        format!(
+            "cannot read the keys in {} (is it a kreisnetz data directory?)",
+            data_dir.display()
+        )
+    })?;
+    let district = identity.district.id();
+    let db = data_dir.join(kreisnetz_node::node::DB_DIR);
+    let store = kreisnetz_node::node::open_store(
+        data_dir,
+        district,
+        false,
+        &kreisnetz_node::StartOptions::default(),
+    )
+    .map_err(|e| match e {
+        kreisnetz_node::StartError::Storage { cause, .. } if cause.to_string().contains("lock") => {
+            anyhow::anyhow!(
+                "{} is in use: stop the node first (`kreisnetz check` reads the database alone)",
+                db.display()
+            )
+        }
+        kreisnetz_node::StartError::Damaged { cause, .. } => anyhow::anyhow!(
+            "DAMAGED: {cause}\nThe node refuses to start on this database. Restore the data \
+             directory from a backup, or start with `kreisnetz serve --recreate-database` (the \
+             damaged database is moved aside) to fetch the district's data again from peers."
+        ),
+        other => anyhow::Error::new(other),
+    })?;
+    let values = store.verify()?;
+    println!("Data directory {}: OK", data_dir.display());
+    println!("  District ID:   {district}");
+    println!("  Node ID:       {}", identity.node.id);
+    println!("  Values:        {values} verified (checksums)");
+    for doc in store.documents()? {
+        let Ok(id) = doc.parse::<kreisnetz_model::DistrictId>() else {
+            println!("  Document {doc}: not a district ID (ignored by the node)");
+            continue;
+        };
+        let (document, snapshot, chunks) = kreisnetz_node::writer::open_document(&store, id)
+            .with_context(|| format!("document {doc} does not load"))?;
+        let (name, _) = document.metadata();
+        println!(
+            "  Document {doc}{}: {} offerings, {} contacts, {} bytes stored, heads verified",
+            if name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({name})")
+            },
+            document.offerings().len(),
+            document.contacts().len(),
+            snapshot + chunks
+        );
+    }
+    println!(
+        "  Change feed:   epoch {}, events {}..={} kept",
+        store.feed_epoch(),
+        store.feed_floor() + 1,
+        store.feed_head()
+    );
+    println!("  Size on disk:  {} bytes", store.size_on_disk());
+    Ok(())
+}
+
+async fn run(data_dir: &Path, config: Config, options: kreisnetz_node::StartOptions) -> Result<()> {
+    let node = kreisnetz_node::start_with(data_dir, config, options).await?;
     // The federation address first: a watcher of api.addr may rely on both being there.
     let fed_file = data_dir.join(FEDERATION_ADDR_FILE);
     std::fs::write(&fed_file, format!("{}\n", node.federation_addr))

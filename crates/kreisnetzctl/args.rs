@@ -569,6 +569,11 @@ pub struct WatchArgs {
     /// interruption, give the last sequence number printed.
     #[arg(long, value_name = "SEQ", default_value_t = 0)]
     pub after: u64,
+    /// The feed epoch the sequence number came from (printed with `--json` and in the resume
+    /// hint). If the node's database was created anew since, the node says so (exit 6)
+    /// instead of silently waiting for sequences it will not reach.
+    #[arg(long, value_name = "EPOCH", default_value_t = 0)]
+    pub epoch: u64,
     /// Print what is stored and stop instead of following new changes.
     #[arg(long)]
     pub once: bool,

@@ -130,7 +130,9 @@ pub fn exit_code(code: Code) -> u8 {
         Code::Unavailable | Code::DeadlineExceeded => exit::UNREACHABLE,
         Code::InvalidArgument => exit::INVALID_ARGUMENT,
         Code::NotFound => exit::NOT_FOUND,
-        Code::AlreadyExists | Code::FailedPrecondition | Code::Aborted => exit::CONFLICT,
+        Code::AlreadyExists | Code::FailedPrecondition | Code::Aborted | Code::OutOfRange => {
+            exit::CONFLICT
+        }
         Code::PermissionDenied | Code::Unauthenticated => exit::DENIED,
         _ => exit::OTHER,
     }

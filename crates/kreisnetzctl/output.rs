@@ -71,6 +71,7 @@ pub fn contact_json(p: &v1::Contact) -> Result<Value> {
 pub fn event_json(e: &v1::ChangeEvent) -> Result<Value> {
     let mut value = json!({
         "sequence": e.sequence,
+        "epoch": e.epoch,
         "kind": event_kind(e.kind),
         "name": e.name,
         "district_id": e.district_id,
@@ -98,6 +99,10 @@ pub fn status_json(s: &v1::NodeStatus) -> Value {
         "documents": s.documents,
         "heads": s.heads,
         "storage_bytes": s.storage_bytes,
+        "document_bytes": s.document_bytes,
+        "feed_epoch": s.feed_epoch,
+        "feed_floor": s.feed_floor,
+        "feed_events": s.feed_events,
         "api_address": s.api_address,
         "federation_address": s.federation_address,
         "peers_configured": s.peers_configured,
@@ -672,9 +677,22 @@ pub fn status_listing(s: &v1::NodeStatus, now: Timestamp) -> String {
         ("documents", s.documents.to_string()),
         ("peers", peers),
         ("documents behind", s.documents_behind.to_string()),
-        ("feed sequence", s.feed_sequence.to_string()),
+        (
+            "feed",
+            format!(
+                "sequence {} (epoch {}), {} events kept",
+                s.feed_sequence, s.feed_epoch, s.feed_events
+            ),
+        ),
         ("heads", joined(&s.heads, "\n")),
-        ("storage", bytes_text(s.storage_bytes)),
+        (
+            "storage",
+            format!(
+                "{} on disk ({} of documents)",
+                bytes_text(s.storage_bytes),
+                bytes_text(s.document_bytes)
+            ),
+        ),
         ("api address", or_dash(&s.api_address)),
         ("federation address", or_dash(&s.federation_address)),
     ])
@@ -761,10 +779,12 @@ mod tests {
             district_id: p.district_id.clone(),
             time: p.update_time,
             resource: Some(v1::change_event::Resource::Offering(p.clone())),
+            epoch: 42,
         };
         let v = event_json(&e).unwrap();
         assert_eq!(v["kind"], "offering_updated");
         assert_eq!(v["sequence"], 7);
+        assert_eq!(v["epoch"], 42);
         assert_eq!(v["offering"]["title"], "Sprachcafé");
         assert_eq!(event_kind(99), "unknown_99");
     }

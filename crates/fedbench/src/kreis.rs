@@ -89,6 +89,7 @@ impl Node {
             .watch(v1::WatchRequest {
                 after_sequence: after,
                 stop_at_head: false,
+                ..Default::default()
             })
             .await?
             .into_inner())

@@ -13,24 +13,33 @@ pub async fn watch(ctx: &Ctx<'_>, a: &crate::args::WatchArgs) -> Result<()> {
     let req = v1::WatchRequest {
         after_sequence: a.after,
         stop_at_head: a.once,
+        epoch: a.epoch,
     };
     // Only opening the stream is limited by --timeout; following it is not (no grpc-timeout
     // either, or the node would end the stream after --timeout).
     let mut feed = node.feed();
     let mut stream = node.call(feed.watch(tonic::Request::new(req))).await?;
     let mut last = a.after;
+    let mut epoch = a.epoch;
     loop {
         let event = match stream.message().await {
             Ok(Some(event)) => event,
             Ok(None) => return Ok(()),
             Err(status) => {
-                return Err(Hinted::wrap(
-                    status,
-                    format!("resume with `kreisnetzctl watch --after {last}`"),
-                ));
+                let hint = if status.code() == tonic::Code::OutOfRange {
+                    "list the current state (`kreisnetzctl offering list`, `contact list`), then \
+                     follow from the sequence and epoch the node names"
+                        .to_owned()
+                } else if epoch != 0 {
+                    format!("resume with `kreisnetzctl watch --after {last} --epoch {epoch}`")
+                } else {
+                    format!("resume with `kreisnetzctl watch --after {last}`")
+                };
+                return Err(Hinted::wrap(status, hint));
             }
         };
         last = event.sequence;
+        epoch = event.epoch;
         let mut out = std::io::stdout().lock();
         if ctx.json {
             serde_json::to_writer(&mut out, &output::event_json(&event)?)?;

@@ -542,6 +542,7 @@ impl change_feed_service_server::ChangeFeedService for Api {
         req: Request<v1::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let req = req.into_inner();
+        crate::feed::check_cursor(self.0.store.as_ref(), req.epoch, req.after_sequence)?;
         let rx = crate::feed::spawn_watch(
             self.0.store.clone(),
             self.0.feed_head.clone(),
@@ -586,6 +587,12 @@ impl node_service_server::NodeService for Api {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default();
+        let document_bytes = s
+            .federation
+            .status
+            .read()
+            .map(|st| st.documents.values().map(|d| d.size_bytes).sum())
+            .unwrap_or_default();
         Ok(Response::new(v1::NodeStatus {
             district_id: s.district.to_string(),
             district_name: s.district_name.clone(),
@@ -608,6 +615,10 @@ impl node_service_server::NodeService for Api {
                 .elapsed()
                 .map(|d| d.as_secs())
                 .unwrap_or_default(),
+            feed_epoch: s.store.feed_epoch(),
+            feed_floor: s.store.feed_floor(),
+            document_bytes,
+            feed_events: (*s.feed_head.borrow()).saturating_sub(s.store.feed_floor()),
         }))
     }
 

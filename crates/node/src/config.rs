@@ -105,6 +105,10 @@ pub struct StorageConfig {
     pub compact_min_bytes: u64,
     /// Most writes that share one flush (group commit).
     pub max_batch: usize,
+    /// Change-feed events kept: older ones are pruned (every few seconds), and a `Watch` from
+    /// a cursor below them is told to start over from the current state (`OUT_OF_RANGE`,
+    /// `FEED_PRUNED`). 0 keeps every event (the feed then grows without bound).
+    pub feed_retention_events: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,6 +168,7 @@ impl Default for StorageConfig {
         StorageConfig {
             compact_min_bytes: 1 << 20,
             max_batch: 512,
+            feed_retention_events: 100_000,
         }
     }
 }

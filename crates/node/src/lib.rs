@@ -24,7 +24,7 @@ pub mod view;
 pub mod writer;
 
 pub use config::Config;
-pub use node::{RunningNode, StartError, start};
+pub use node::{RunningNode, StartError, StartOptions, start, start_with};
 
 /// Resolves once `shutdown` is set (or its sender is gone).
 pub async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {

@@ -142,6 +142,9 @@ struct Inner {
     rejected: Family<RejectLabels, Counter>,
     quarantined: Family<DocLabels, Gauge>,
     flush: Histogram,
+    storage_bytes: Gauge,
+    document_bytes: Family<DocLabels, Gauge>,
+    feed_events: Gauge,
     peers_seen: Mutex<HashSet<String>>,
     docs_seen: Mutex<HashSet<String>>,
 }
@@ -200,6 +203,24 @@ impl Metrics {
             "Time a storage flush (group commit) took",
             flush.clone(),
         );
+        let storage_bytes = Gauge::default();
+        registry.register(
+            "storage_bytes",
+            "Bytes the node's database takes on disk (documents, change feed, sync states)",
+            storage_bytes.clone(),
+        );
+        let document_bytes = Family::<DocLabels, Gauge>::default();
+        registry.register(
+            "storage_document_bytes",
+            "Bytes of Automerge data stored for a document (snapshot and chunks), per document",
+            document_bytes.clone(),
+        );
+        let feed_events = Gauge::default();
+        registry.register(
+            "storage_feed_events",
+            "Change-feed events kept (see storage.feed_retention_events)",
+            feed_events.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             peers_connected,
@@ -208,6 +229,9 @@ impl Metrics {
             rejected,
             quarantined,
             flush,
+            storage_bytes,
+            document_bytes,
+            feed_events,
             peers_seen: Mutex::new(HashSet::new()),
             docs_seen: Mutex::new(HashSet::new()),
         }))
@@ -269,14 +293,28 @@ impl Metrics {
         self.0.flush.observe(secs);
     }
 
+    /// `kreisnetz_storage_bytes` and `kreisnetz_storage_feed_events`.
+    pub fn set_storage(&self, bytes_on_disk: u64, feed_events: u64) {
+        self.0.storage_bytes.set(saturating_i64(bytes_on_disk));
+        self.0.feed_events.set(saturating_i64(feed_events));
+    }
+
     /// Sets the peer gauges from the federation status the sync thread publishes: peers
-    /// connected, and documents behind for exactly the peers the status lists.
+    /// connected, and documents behind for exactly the peers the status lists; and the bytes
+    /// stored per document.
     pub fn sample_federation(&self, status: &FederationStatus) {
         let connected = status.peers.values().filter(|p| p.connected).count();
         self.set_peers_connected(connected);
         self.0.documents_behind.clear();
         for (peer, info) in &status.peers {
             self.set_documents_behind(&peer.to_string(), u64::from(info.documents_behind));
+        }
+        for (doc, info) in &status.documents {
+            let doc = self.doc_label(&doc.to_string());
+            self.0
+                .document_bytes
+                .get_or_create(&DocLabels { doc })
+                .set(saturating_i64(info.size_bytes));
         }
     }
 

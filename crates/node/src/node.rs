@@ -38,10 +38,40 @@ pub const DB_DIR: &str = "db";
 pub enum StartError {
     #[error("identity: {0}")]
     Identity(#[from] kreisnetz_identity::IdentityError),
-    #[error("storage at {path}: {source}")]
+    // `cause`, not `source`: the message already says it, and a `source` would print it twice.
+    #[error("storage at {path}: {cause}")]
     Storage {
         path: PathBuf,
-        source: kreisnetz_storage::StoreError,
+        cause: kreisnetz_storage::StoreError,
+    },
+    #[error(
+        "the data directory {data_dir} holds this node's keys but no database ({db} is missing \
+         or empty). If it was moved or lost, put it back or restore the data directory from a \
+         backup. To start with an empty database on purpose, run `kreisnetz serve \
+         --recreate-database`: the district's own data then comes back from peers that hold it, \
+         change-feed clients are told to start over, and API tokens must be created anew"
+    )]
+    MissingDatabase { data_dir: PathBuf, db: PathBuf },
+    #[error(
+        "the database in {db} belongs to district {stored}, but district.key is the key of \
+         district {key}: put back the district.key of {stored}, or use a data directory of \
+         district {key}"
+    )]
+    WrongDistrict {
+        db: PathBuf,
+        stored: String,
+        key: DistrictId,
+    },
+    #[error(
+        "the database in {db} is damaged: {cause}. Nothing was served. `kreisnetz check \
+         --data-dir {data_dir}` reports every damaged value. Restore the data directory from a \
+         backup, or start with `kreisnetz serve --recreate-database` (the damaged database is \
+         kept aside) to fetch the district's data again from peers"
+    )]
+    Damaged {
+        data_dir: PathBuf,
+        db: PathBuf,
+        cause: kreisnetz_storage::StoreError,
     },
     #[error(transparent)]
     Open(#[from] crate::writer::OpenError),
@@ -77,8 +107,118 @@ pub struct RunningNode {
     grace: std::time::Duration,
 }
 
+/// How to start beyond the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// Start with a new, empty database even though the data directory has keys (the old
+    /// database, if any, is moved aside to `db.old-<unix time>`, never deleted).
+    pub recreate_database: bool,
+}
+
+/// The meta key under which the database records the district it belongs to.
+const META_DISTRICT: &str = "node.district";
+
+/// Opens the node's database in `data_dir`, refusing one that is missing (while the keys are
+/// there), damaged, or another district's. Everything a client could be served is verified
+/// first: a damaged database is reported, never served.
+pub fn open_store(
+    data_dir: &Path,
+    district: DistrictId,
+    identity_created: bool,
+    options: &StartOptions,
+) -> Result<SledStore, StartError> {
+    let db_path = data_dir.join(DB_DIR);
+    let has_files = |p: &Path| std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_some());
+    if options.recreate_database && has_files(&db_path) {
+        let secs = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let aside = data_dir.join(format!("{DB_DIR}.old-{secs}"));
+        std::fs::rename(&db_path, &aside).map_err(|e| {
+            StartError::Other(format!(
+                "cannot move {} aside to {}: {e}",
+                db_path.display(),
+                aside.display()
+            ))
+        })?;
+        tracing::warn!(old = %aside.display(), "--recreate-database: moved the old database aside");
+    }
+    let storage = |cause| StartError::Storage {
+        path: db_path.clone(),
+        cause,
+    };
+    let missing = || StartError::MissingDatabase {
+        data_dir: data_dir.to_path_buf(),
+        db: db_path.clone(),
+    };
+    if !identity_created && !options.recreate_database && !has_files(&db_path) {
+        return Err(missing());
+    }
+    let store = SledStore::open(&db_path).map_err(|cause| match cause {
+        kreisnetz_storage::StoreError::Corrupt { .. } => StartError::Damaged {
+            data_dir: data_dir.to_path_buf(),
+            db: db_path.clone(),
+            cause,
+        },
+        other => storage(other),
+    })?;
+    let started = std::time::Instant::now();
+    let values = store.verify().map_err(|cause| StartError::Damaged {
+        data_dir: data_dir.to_path_buf(),
+        db: db_path.clone(),
+        cause,
+    })?;
+    tracing::info!(
+        values,
+        ms = started.elapsed().as_millis() as u64,
+        "verified the database"
+    );
+    let own = district.to_string();
+    match store.meta(META_DISTRICT).map_err(storage)? {
+        Some(stored) if stored == own.as_bytes() => {}
+        Some(stored) => {
+            return Err(StartError::WrongDistrict {
+                db: db_path.clone(),
+                stored: String::from_utf8_lossy(&stored).into_owned(),
+                key: district,
+            });
+        }
+        None => {
+            let documents = store.documents().map_err(storage)?;
+            let fresh = store.created() || documents.is_empty();
+            if !fresh && !documents.contains(&own) {
+                // Written before databases recorded their district: one that lacks the own
+                // document belongs to someone else.
+                return Err(StartError::WrongDistrict {
+                    db: db_path.clone(),
+                    stored: "another district (it holds no document of this district)".into(),
+                    key: district,
+                });
+            }
+            if store.created() && !identity_created && !options.recreate_database {
+                return Err(missing());
+            }
+            store
+                .put_meta(META_DISTRICT, own.as_bytes())
+                .and_then(|()| store.flush())
+                .map_err(storage)?;
+        }
+    }
+    Ok(store)
+}
+
 /// Starts a node on `data_dir` with `config`. Creates the identity on first start.
 pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, StartError> {
+    start_with(data_dir, config, StartOptions::default()).await
+}
+
+/// [`start`] with [`StartOptions`].
+pub async fn start_with(
+    data_dir: &Path,
+    config: Config,
+    options: StartOptions,
+) -> Result<RunningNode, StartError> {
     {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -105,13 +245,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
     }
 
     let db_path = data_dir.join(DB_DIR);
-    let store: Arc<dyn Store> =
-        Arc::new(
-            SledStore::open(&db_path).map_err(|source| StartError::Storage {
-                path: db_path.clone(),
-                source,
-            })?,
-        );
+    let store: Arc<dyn Store> = Arc::new(open_store(data_dir, district, created, &options)?);
     let tokens = Arc::new(
         crate::auth::Tokens::load(store.clone())
             .map_err(|e| StartError::Other(format!("API tokens: {e}")))?,
@@ -174,9 +308,9 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .iter()
         .map(|t| (t.district_id, t.name.clone()))
         .collect();
-    for key in store.documents().map_err(|source| StartError::Storage {
+    for key in store.documents().map_err(|cause| StartError::Storage {
         path: db_path.clone(),
-        source,
+        cause,
     })? {
         let Ok(other) = key.parse::<DistrictId>() else {
             tracing::warn!(document = %key, "skipping a stored document whose ID is not a district ID");
@@ -330,6 +464,44 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
             }
         }
     });
+
+    // Feed retention and the storage gauges, every few seconds.
+    {
+        let store = store.clone();
+        let metrics = metrics.clone();
+        let keep = config.storage.feed_retention_events;
+        let mut stop_rx = shutdown_rx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop_rx.wait_for(|stop| *stop) => return,
+                }
+                let store = store.clone();
+                let metrics = metrics.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    let head = store.flushed_feed_head();
+                    if keep > 0 && head > keep {
+                        match store.prune_feed(head - keep) {
+                            Ok(0) => {}
+                            Ok(n) => tracing::debug!(
+                                pruned = n,
+                                floor = store.feed_floor(),
+                                "pruned the change feed"
+                            ),
+                            Err(e) => tracing::warn!(error = %e, "cannot prune the change feed"),
+                        }
+                    }
+                    metrics.set_storage(
+                        store.size_on_disk(),
+                        store.feed_head().saturating_sub(store.feed_floor()),
+                    );
+                })
+                .await;
+            }
+        });
+    }
 
     let state = ApiState {
         district,

@@ -153,6 +153,8 @@ pub struct Writer {
     published: Arc<Published>,
     max_batch: usize,
     compact_min_bytes: u64,
+    /// Set while storage cannot be read after a failed write (see `reload`).
+    broken: Option<String>,
     snapshot_bytes: u64,
     chunk_bytes: u64,
     /// The writer's own copy of the district's records, current including writes of the batch
@@ -233,6 +235,7 @@ impl Writer {
             published,
             max_batch,
             compact_min_bytes,
+            broken: None,
             snapshot_bytes,
             chunk_bytes,
             local,
@@ -401,6 +404,15 @@ impl Writer {
     }
 
     fn process(&mut self, batch: &mut Vec<(Command, Reply)>) {
+        if self.broken.is_some() && !self.reload() {
+            let msg = self.broken.clone().unwrap_or_default();
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(WriteError::Storage(format!(
+                    "storage is unavailable: {msg}"
+                ))));
+            }
+            return;
+        }
         let now = Timestamp::now();
         // Merges first, then the writes; all stored in one commit.
         let mut merged = Vec::new();
@@ -484,7 +496,11 @@ impl Writer {
         }
     }
 
-    fn reload(&mut self) {
+    /// Reloads the document from what storage holds after a failed write (memory never runs
+    /// ahead of disk). If storage cannot be read now (a full disk that sled cannot reopen on,
+    /// say), the writer stays *broken*: it answers writes with `Storage` errors and tries again
+    /// with every batch, so the node recovers by itself once the cause is gone.
+    fn reload(&mut self) -> bool {
         match open_document(self.store.as_ref(), self.district) {
             Ok((doc, snapshot, chunks)) => {
                 self.local = district_view(&doc, "");
@@ -492,12 +508,17 @@ impl Writer {
                 self.snapshot_bytes = snapshot;
                 self.chunk_bytes = chunks;
                 self.note_stored();
+                if self.broken.take().is_some() {
+                    tracing::info!("storage is back; the document is reloaded and writes go on");
+                }
+                true
             }
             Err(e) => {
-                // Memory and disk disagree and disk cannot be read: stop accepting writes
-                // rather than acknowledge anything that might not be stored.
-                tracing::error!(error = %e, "cannot reload the document; the node must be restarted");
-                panic!("document writer cannot reload its document after a storage failure: {e}");
+                if self.broken.is_none() {
+                    tracing::error!(error = %e, "cannot reload the document from storage; writes are refused until it can be");
+                }
+                self.broken = Some(e.to_string());
+                false
             }
         }
     }
@@ -765,6 +786,7 @@ impl Applied {
         Applied {
             event: v1::ChangeEvent {
                 sequence: 0,
+                epoch: 0,
                 kind: kind as i32,
                 name: p.name.clone(),
                 district_id: o.district_id.to_string(),
@@ -780,6 +802,7 @@ impl Applied {
         Applied {
             event: v1::ChangeEvent {
                 sequence: 0,
+                epoch: 0,
                 kind: kind as i32,
                 name: p.name.clone(),
                 district_id: c.district_id.to_string(),
@@ -800,6 +823,7 @@ impl Applied {
         Applied {
             event: v1::ChangeEvent {
                 sequence: 0,
+                epoch: 0,
                 kind: kind as i32,
                 name: kreisnetz_model::resource_name(&district, record, &id),
                 district_id: district.to_string(),

@@ -273,6 +273,7 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// otherwise fail at random.
 pub(crate) fn open_sled(dir: &Path, wait: Duration) -> sled::Result<sled::Db> {
     let start = Instant::now();
+    let mut set_aside = false;
     loop {
         match sled::Config::new().path(dir).open() {
             Err(sled::Error::Io(e))
@@ -280,9 +281,45 @@ pub(crate) fn open_sled(dir: &Path, wait: Duration) -> sled::Result<sled::Db> {
             {
                 std::thread::sleep(Duration::from_millis(5));
             }
+            Err(sled::Error::Corruption { .. }) if !set_aside && set_aside_incomplete(dir) => {
+                set_aside = true;
+            }
             other => return other,
         }
     }
+}
+
+/// sled 0.34 writes a snapshot of its page table to `snap.<lsn>.generating` and renames it when
+/// it is complete, but when it opens a database it takes *every* `snap.` file as a candidate,
+/// so an incomplete one (a full disk, a crash while writing it) makes every later open fail as
+/// corrupt. Such a file is never valid: move it aside (out of sled's way; an empty one is
+/// removed) and say so. Returns whether there was one.
+fn set_aside_incomplete(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut moved = false;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            if entry.metadata().is_ok_and(|m| m.len() == 0) {
+                // Nothing in it to keep (the usual case on a full disk).
+                moved |= std::fs::remove_file(entry.path()).is_ok();
+                continue;
+            }
+            let aside = dir.join(format!("incomplete-{name}"));
+            match std::fs::rename(entry.path(), &aside) {
+                Ok(()) => {
+                    tracing::warn!(file = %aside.display(), "set aside an incomplete sled snapshot file that kept the database from opening");
+                    moved = true;
+                }
+                Err(e) => {
+                    tracing::error!(file = %name, error = %e, "cannot set aside an incomplete sled snapshot file")
+                }
+            }
+        }
+    }
+    moved
 }
 
 /// What the on-disk counters say when a database is opened.
@@ -688,6 +725,8 @@ impl Store for SledStore {
     }
 
     fn load_document(&self, doc: &str) -> Result<Option<LoadedDocument>, StoreError> {
+        // After a failed write, what is read must be what is on disk: reopen first.
+        self.recover()?;
         guarded("loading a document", || {
             let _guard = self.read_lock();
             let h = self.handle()?;

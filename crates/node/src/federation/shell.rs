@@ -795,6 +795,7 @@ fn feed_events(
         events.push(
             v1::ChangeEvent {
                 sequence: 0,
+                epoch: 0,
                 kind: event_kind as i32,
                 name,
                 district_id: doc.to_string(),
