@@ -23,6 +23,8 @@ pub struct TestNode {
     pub token: String,
     /// Extra environment variables of the node process (e.g. `KREISNETZ_API__TLS_CERT`).
     env: Vec<(String, String)>,
+    /// Extra arguments of `serve` for the next launch only.
+    once_args: Vec<String>,
 }
 
 impl TestNode {
@@ -45,13 +47,14 @@ impl TestNode {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            once_args: Vec::new(),
         };
         node.launch();
         node
     }
 
     /// Starts a node of `district` on `dir` (initialised there first if it is empty).
-    fn launched(district: &str, dir: tempfile::TempDir) -> TestNode {
+    pub fn launched(district: &str, dir: tempfile::TempDir) -> TestNode {
         let mut node = TestNode {
             district: district.to_string(),
             dir,
@@ -60,6 +63,7 @@ impl TestNode {
             federation_addr: String::new(),
             token: String::new(),
             env: Vec::new(),
+            once_args: Vec::new(),
         };
         node.launch();
         node
@@ -102,6 +106,7 @@ impl TestNode {
             ])
             .arg(self.dir.path())
             .args(["--federation-listen", &federation_listen])
+            .args(std::mem::take(&mut self.once_args))
             .env("RUST_LOG", "info")
             .env("KREISNETZ_API__SHUTDOWN_GRACE_SECS", "3")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -209,6 +214,79 @@ impl TestNode {
     /// Starts the node again on the same data directory.
     pub fn restart(&mut self) {
         self.launch();
+    }
+
+    /// Starts the node again with extra `serve` arguments (this start only).
+    pub fn restart_with(&mut self, args: &[&str]) {
+        self.once_args = args.iter().map(|a| a.to_string()).collect();
+        self.launch();
+    }
+
+    /// The node's data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Runs `kreisnetz serve` on the (stopped) node's data directory and expects it to refuse
+    /// to start: returns its stderr. Panics if it starts serving instead.
+    pub fn serve_refused(&self, args: &[&str]) -> String {
+        assert!(self.child.is_none(), "stop the node first");
+        let err_file = self.dir.path().join("refused.log");
+        let mut child = Command::new(NODE_BIN)
+            .args(["serve", "--api-listen", "127.0.0.1:0", "--data-dir"])
+            .arg(self.dir.path())
+            .args(["--federation-listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err_file).expect("log file"))
+            .spawn()
+            .expect("run kreisnetz serve");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline || self.dir.path().join("api.addr").exists() {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_file(self.dir.path().join("api.addr"));
+                panic!(
+                    "kreisnetz serve should have refused to start; stderr:\n{}",
+                    std::fs::read_to_string(&err_file).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stderr = std::fs::read_to_string(&err_file).unwrap_or_default();
+        assert!(!status.success(), "{stderr}");
+        stderr
+    }
+
+    /// The process ID of the running node.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sends SIGTERM and returns how long the node took to exit, and whether it exited 0.
+    pub async fn stop_timed(&mut self) -> (Duration, bool) {
+        let mut c = self.child.take().expect("running");
+        let started = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        loop {
+            if let Some(status) = c.try_wait().expect("wait for node") {
+                return (started.elapsed(), status.success());
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                let _ = c.kill();
+                let _ = c.wait();
+                return (started.elapsed(), false);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub async fn channel(&self) -> Channel {

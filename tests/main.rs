@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod cli_tls;
 mod durability;
+mod faults;
 mod federation;
 mod feed;
 mod malicious;

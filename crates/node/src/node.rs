@@ -104,6 +104,7 @@ pub struct RunningNode {
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
     writer: std::thread::JoinHandle<()>,
     store: Arc<dyn Store>,
+    published: Arc<Published>,
     grace: std::time::Duration,
 }
 
@@ -275,6 +276,7 @@ pub async fn start_with(
         feed_head,
         heads: heads_tx,
         stored_bytes: Default::default(),
+        stopping: Default::default(),
     });
     let metrics = crate::metrics::Metrics::new();
     let mut writer = Writer::new(
@@ -373,9 +375,11 @@ pub async fn start_with(
         fed_status.clone(),
         trusted_names.clone(),
     );
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let sync_join = shell
         .with_stored_sizes(stored_sizes, config.storage.compact_min_bytes)
         .with_metrics(metrics.clone())
+        .with_shutdown(shutdown_rx.clone())
         .spawn(sync_rx);
     let (writer_handle, writer_join) = writer
         .with_sync(sync_tx.clone())
@@ -403,7 +407,6 @@ pub async fn start_with(
     let federation_addr = fed_listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let metrics_server = crate::metrics::start(
         &config,
         data_dir,
@@ -595,18 +598,23 @@ pub async fn start_with(
         server,
         writer: writer_join,
         store,
+        published,
         grace: std::time::Duration::from_secs(config.api.shutdown_grace_secs),
     })
 }
 
 impl RunningNode {
-    /// Stops gracefully: no new calls, in-flight writes finish and are flushed.
+    /// Stops gracefully: no new calls, in-flight writes finish and are flushed. Bounded: open
+    /// calls get `api.shutdown_grace_secs`, everything after that at most 2 s more, whatever
+    /// backlog the sync thread has (it is stored, or synced again from peers later).
     pub async fn shutdown(self) -> Result<(), String> {
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.grace;
         let _ = self.shutdown.send(true);
         // Open calls finish and idle connections are told to go away; a client that does not
         // answer (dead peer, blocked process) must not keep the node from stopping.
         let mut server = self.server;
-        let served = match tokio::time::timeout(self.grace, &mut server).await {
+        let served = match tokio::time::timeout_at(deadline, &mut server).await {
             Ok(served) => served,
             Err(_) => {
                 tracing::warn!(
@@ -620,36 +628,54 @@ impl RunningNode {
                 }
             }
         };
+        // No caller is left for writes still queued: the writer answers them without applying.
+        self.published
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+        let after = tokio::time::Instant::now().max(deadline) + std::time::Duration::from_secs(2);
         let mut fed_server = self.fed_server;
-        if tokio::time::timeout(self.grace, &mut fed_server)
+        if tokio::time::timeout_at(deadline, &mut fed_server)
             .await
             .is_err()
         {
             fed_server.abort();
         }
         if let Some(metrics_server) = self.metrics_server {
-            metrics_server.stop(self.grace).await;
+            metrics_server
+                .stop(deadline.saturating_duration_since(tokio::time::Instant::now()))
+                .await;
         }
         drop(self.admin);
-        // The servers owned the last writer and sync handles; both drain their queues and end.
+        // The servers owned the last writer and sync handles; both end after their current
+        // batch.
         let writer = self.writer;
-        let joined = tokio::task::spawn_blocking(move || writer.join()).await;
+        let joined =
+            tokio::time::timeout_at(after, tokio::task::spawn_blocking(move || writer.join()))
+                .await;
         let sync = self.sync;
-        if tokio::time::timeout(self.grace, tokio::task::spawn_blocking(move || sync.join()))
+        if tokio::time::timeout_at(after, tokio::task::spawn_blocking(move || sync.join()))
             .await
             .is_err()
         {
-            tracing::warn!("the sync thread did not stop within the grace period");
+            tracing::warn!(
+                "the sync thread did not stop in time; its queued work is synced again later"
+            );
         }
         let store = self.store;
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("final flush failed: {e}"))?;
+        tokio::time::timeout_at(
+            after + std::time::Duration::from_secs(1),
+            tokio::task::spawn_blocking(move || store.flush()),
+        )
+        .await
+        .map_err(|_| "the final flush did not finish in time".to_string())?
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("final flush failed: {e}"))?;
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "shut down");
         match (served, joined) {
-            (Ok(Ok(())), Ok(Ok(()))) => Ok(()),
+            (Ok(Ok(())), Ok(Ok(Ok(())))) => Ok(()),
             (Ok(Err(e)), _) => Err(format!("the API server failed: {e}")),
             (Err(e), _) => Err(format!("the API server task failed: {e}")),
+            (_, Err(_)) => Err("the document writer did not stop in time".into()),
             (_, _) => Err("the document writer panicked".into()),
         }
     }

@@ -143,6 +143,9 @@ pub struct Published {
     /// Bytes the own document takes in storage (its snapshot and the chunks after it), as the
     /// writer — which alone stores and compacts it — last left it.
     pub stored_bytes: std::sync::atomic::AtomicU64,
+    /// Set by the shutdown once the API has stopped: writes still queued then have no caller
+    /// left to tell, so the writer answers them `ShuttingDown` instead of applying them.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The writer's state, owned by its thread.
@@ -404,6 +407,16 @@ impl Writer {
     }
 
     fn process(&mut self, batch: &mut Vec<(Command, Reply)>) {
+        if self
+            .published
+            .stopping
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(WriteError::ShuttingDown));
+            }
+            return;
+        }
         if self.broken.is_some() && !self.reload() {
             let msg = self.broken.clone().unwrap_or_default();
             for (_, reply) in batch.drain(..) {

@@ -140,6 +140,8 @@ pub struct Shell {
     /// The own document's writer: changes another node of the district made go there, to be
     /// merged and stored (see `Command::Merge`).
     writer: Option<crate::writer::WeakWriterHandle>,
+    /// Set when the node stops (see [`Shell::with_shutdown`]).
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// A pending persist of one document within a batch.
@@ -189,7 +191,16 @@ impl Shell {
             compact_min_bytes: 1 << 20,
             metrics: crate::metrics::Metrics::default(),
             writer: None,
+            shutdown: None,
         }
+    }
+
+    /// Stop after the current batch once `shutdown` is set, instead of draining the queue: what
+    /// waits there is either stored already (the own document's changes, signed again at the
+    /// next start) or synced again from the peers later, so a backlog never holds up a stop.
+    pub fn with_shutdown(mut self, shutdown: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.shutdown = Some(shutdown);
+        self
     }
 
     /// Where the shell counts applied and refused changes.
@@ -256,6 +267,16 @@ impl Shell {
                         }
                     }
                     self.process(std::mem::take(&mut batch));
+                    if self.shutdown.as_ref().is_some_and(|s| *s.borrow()) {
+                        let left = rx.len();
+                        if left > 0 {
+                            tracing::info!(
+                                queued = left,
+                                "stopping without the queued sync work (stored, or synced again later)"
+                            );
+                        }
+                        break;
+                    }
                 }
                 tracing::info!("sync thread stopped");
             })
