@@ -264,11 +264,6 @@ impl TestNode {
         stderr
     }
 
-    /// The process ID of the running node.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
     /// Sends SIGTERM and returns how long the node took to exit, and whether it exited 0.
     pub async fn stop_timed(&mut self) -> (Duration, bool) {
         let mut c = self.child.take().expect("running");
