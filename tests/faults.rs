@@ -362,3 +362,65 @@ async fn a_stop_under_write_load_is_bounded_by_the_grace_period() {
         a.log()
     );
 }
+
+#[tokio::test]
+async fn memory_never_runs_ahead_of_disk_when_storage_fails() {
+    let control = tempfile::NamedTempFile::new().unwrap();
+    let path = control.path().to_str().unwrap().to_owned();
+    let mut node = TestNode::start_with_env(
+        "Landkreis Vechta",
+        &[("KREISNETZ_STORAGE_FAULTS", path.as_str())],
+    );
+    let kept = create(&node, "Erstorientierungskurs Lohne").await.unwrap();
+    let before = watch(&node, 0, 0).await.unwrap();
+
+    // Storage refuses commits: the write fails, and nothing of it is seen anywhere.
+    std::fs::write(&path, "commit").unwrap();
+    let mut api = node.offerings().await;
+    let refused = api
+        .create_offering(v1::CreateOfferingRequest {
+            offering: Some(language_course("Sprachkurs, der nicht gespeichert wird")),
+            offering_id: "6d2a1f0e-4c57-4b7e-9a51-0c1f0f3b9d11".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    let get = api
+        .get_offering(v1::GetOfferingRequest {
+            name: "6d2a1f0e-4c57-4b7e-9a51-0c1f0f3b9d11".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(get.code(), tonic::Code::NotFound);
+    assert_eq!(list_all(&node).await.len(), 1);
+    assert_eq!(watch(&node, 0, 0).await.unwrap().len(), before.len());
+    // An update of the kept record fails the same way and leaves it as it was.
+    let mut changed = kept.clone();
+    changed.title = "Geändert, aber nicht gespeichert".into();
+    let refused = api
+        .update_offering(v1::UpdateOfferingRequest {
+            offering: Some(changed),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["title".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert_eq!(list_all(&node).await[0].title, kept.title);
+
+    // Storage is back: writes go on, the feed continues without a gap.
+    std::fs::write(&path, "").unwrap();
+    let later = create(&node, "Sprachcafé Lohne").await.unwrap();
+    let events = watch(&node, 0, 0).await.unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    // After a restart, exactly the acknowledged writes are there.
+    node.stop().await;
+    node.restart();
+    let mut names: Vec<String> = list_all(&node).await.into_iter().map(|o| o.name).collect();
+    names.sort();
+    let mut expected = vec![kept.name, later.name];
+    expected.sort();
+    assert_eq!(names, expected);
+}

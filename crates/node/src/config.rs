@@ -189,8 +189,16 @@ pub enum ConfigError {
 
 /// `KREISNETZ_*` variables that belong to the binaries (`kreisnetz --data-dir`, kreisnetzctl's
 /// `--node`, `--token`, `--token-file`, `--ca-cert`), not to the node's configuration: an
-/// operator may have them set in the shell that starts the node.
-const CLI_ENV: &[&str] = &["data_dir", "node", "token", "token_file", "ca_cert"];
+/// operator may have them set in the shell that starts the node. `storage_faults` is the test
+/// switch `KREISNETZ_STORAGE_FAULTS` (see `node::STORAGE_FAULTS_ENV`), read by the node itself.
+const CLI_ENV: &[&str] = &[
+    "data_dir",
+    "node",
+    "token",
+    "token_file",
+    "ca_cert",
+    "storage_faults",
+];
 
 impl Config {
     /// Defaults, then the data directory's config file (if present), then the environment.

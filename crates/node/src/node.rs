@@ -116,6 +116,10 @@ pub struct StartOptions {
     pub recreate_database: bool,
 }
 
+/// For tests: the path of a control file naming storage operations to fail (see
+/// `kreisnetz_storage::faulty`). Never set it in production.
+pub const STORAGE_FAULTS_ENV: &str = "KREISNETZ_STORAGE_FAULTS";
+
 /// The meta key under which the database records the district it belongs to.
 const META_DISTRICT: &str = "node.district";
 
@@ -246,7 +250,20 @@ pub async fn start_with(
     }
 
     let db_path = data_dir.join(DB_DIR);
-    let store: Arc<dyn Store> = Arc::new(open_store(data_dir, district, created, &options)?);
+    let sled = open_store(data_dir, district, created, &options)?;
+    let store: Arc<dyn Store> = match std::env::var_os(STORAGE_FAULTS_ENV) {
+        Some(path) if !path.is_empty() => {
+            tracing::warn!(
+                control = %std::path::Path::new(&path).display(),
+                "{STORAGE_FAULTS_ENV} is set: storage faults are injected from that file (tests only)"
+            );
+            Arc::new(kreisnetz_storage::FaultyStore::new(
+                sled,
+                kreisnetz_storage::FaultSwitch::from_file(path.into()),
+            ))
+        }
+        _ => Arc::new(sled),
+    };
     let tokens = Arc::new(
         crate::auth::Tokens::load(store.clone())
             .map_err(|e| StartError::Other(format!("API tokens: {e}")))?,

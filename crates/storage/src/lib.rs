@@ -36,9 +36,11 @@
 use std::fmt;
 
 mod codec;
+pub mod faulty;
 mod mem;
 mod sled_store;
 
+pub use faulty::{FaultSwitch, Faults, FaultyStore};
 pub use mem::MemStore;
 pub use sled_store::{DEFAULT_LOCK_WAIT, SledStore};
 
