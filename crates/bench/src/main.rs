@@ -33,6 +33,7 @@
 //! its own executable unless `--node-bin` says otherwise.
 mod coldstart;
 mod creates;
+mod disk;
 mod list;
 mod load;
 mod node;
@@ -82,6 +83,8 @@ enum Bench {
     Coldstart(coldstart::Options),
     /// Latency of filtered, free-text and unfiltered ListOfferings calls.
     List(list::Options),
+    /// Disk use after many writes: database, blobs, stored vs. freshly saved document, feed.
+    Disk(disk::Options),
     /// Runs creates, coldstart and list with their defaults.
     All,
 }
@@ -94,6 +97,7 @@ async fn main() -> Result<()> {
         Bench::Creates(o) => timed("creates", creates::run(&env, &o)).await,
         Bench::Coldstart(o) => timed("coldstart", coldstart::run(&env, &o)).await,
         Bench::List(o) => timed("list", list::run(&env, &o)).await,
+        Bench::Disk(o) => timed("disk", disk::run(&env, &o)).await,
         Bench::All => {
             timed("creates", creates::run(&env, &defaults())).await?;
             timed("coldstart", coldstart::run(&env, &defaults())).await?;
