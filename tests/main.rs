@@ -14,3 +14,4 @@ mod federation;
 mod feed;
 mod malicious;
 mod metrics;
+mod netfaults;

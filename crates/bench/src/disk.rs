@@ -101,11 +101,15 @@ pub async fn run(env: &Env, o: &Options) -> Result<()> {
     let db = data_dir.join("db");
     let (db_bytes, _) = dir_size(&db)?;
     let blobs = db.join("blobs");
-    let blob_bytes = if blobs.exists() { dir_size(&blobs)?.0 } else { 0 };
+    let blob_bytes = if blobs.exists() {
+        dir_size(&blobs)?.0
+    } else {
+        0
+    };
     let store = kreisnetz_storage::SledStore::open(&db)?;
     let identity = kreisnetz_identity::Identity::load(&data_dir)?;
     let district = identity.district.id();
-    let (doc, snapshot, chunks) = kreisnetz_node::writer::open_document(&store, district)?;
+    let (mut doc, snapshot, chunks) = kreisnetz_node::writer::open_document(&store, district)?;
     let saved = doc.save().len() as u64;
     let stored = snapshot + chunks;
     let feed_events = store.feed_head().saturating_sub(store.feed_floor());

@@ -82,6 +82,11 @@ pub struct FederationConfig {
     /// Reconnect backoff: first wait and upper bound, in milliseconds (with jitter).
     pub backoff_min_ms: u64,
     pub backoff_max_ms: u64,
+    /// How often a peer connection is pinged (HTTP/2 PING, also while idle), and how long an
+    /// answer may take before the connection is dropped: a peer behind a dead link (packets
+    /// silently lost) is noticed within the sum, then redialed with backoff.
+    pub keepalive_secs: u64,
+    pub keepalive_timeout_secs: u64,
     /// Largest federation frame accepted, in bytes.
     pub max_frame_bytes: usize,
     /// Largest district document accepted from peers, in bytes (saved size).
@@ -148,6 +153,8 @@ impl Default for FederationConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7701)),
             backoff_min_ms: 200,
             backoff_max_ms: 30_000,
+            keepalive_secs: 20,
+            keepalive_timeout_secs: 20,
             max_frame_bytes: 16 << 20,
             max_document_bytes: 256 << 20,
         }
@@ -280,6 +287,11 @@ impl Config {
         }
         if self.storage.max_batch == 0 {
             return Err("storage.max_batch must be at least 1".into());
+        }
+        if self.federation.keepalive_secs == 0 || self.federation.keepalive_timeout_secs == 0 {
+            return Err(
+                "federation.keepalive_secs and keepalive_timeout_secs must be at least 1".into(),
+            );
         }
         if self.federation.backoff_min_ms == 0
             || self.federation.backoff_min_ms > self.federation.backoff_max_ms
@@ -483,5 +495,15 @@ mod tests {
                 .to_string()
                 .contains("log.format")
         );
+    }
+}
+
+impl FederationConfig {
+    /// The keepalive of peer connections, in both directions.
+    pub fn keepalive(&self) -> kreisnetz_transport::Keepalive {
+        kreisnetz_transport::Keepalive {
+            interval: std::time::Duration::from_secs(self.keepalive_secs),
+            timeout: std::time::Duration::from_secs(self.keepalive_timeout_secs),
+        }
     }
 }

@@ -439,6 +439,7 @@ pub async fn start_with(
     let links = Links {
         sync: sync_tx.clone(),
         max_frame_bytes: config.federation.max_frame_bytes,
+        keepalive: config.federation.keepalive(),
         shutdown: shutdown_rx.clone(),
     };
     let admin = Arc::new(FederationAdmin::new(
@@ -462,8 +463,8 @@ pub async fn start_with(
     let mut fed_shutdown = shutdown_rx.clone();
     let fed_server = tokio::spawn(
         tonic::transport::Server::builder()
-            .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
-            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+            .http2_keepalive_interval(Some(config.federation.keepalive().interval))
+            .http2_keepalive_timeout(Some(config.federation.keepalive().timeout))
             .add_service(fed_service)
             .serve_with_incoming_shutdown(fed_incoming, async move {
                 let _ = fed_shutdown.wait_for(|stop| *stop).await;

@@ -212,6 +212,24 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// connection.
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How a channel pings its server: every `interval` (also while idle), and how long it waits for
+/// the answer before it drops the connection. A peer that vanished without closing its
+/// connections (a black-holed link) is noticed within `interval + timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            interval: KEEPALIVE_INTERVAL,
+            timeout: KEEPALIVE_TIMEOUT,
+        }
+    }
+}
+
 /// A gRPC channel to the node `expected` at `addr` (`host:port`), as `identity`. The channel is
 /// only established if the server presents `expected`'s certificate (and accepts ours); it
 /// reconnects by itself, checking the certificate again each time. `timeout` bounds the TCP
@@ -229,12 +247,23 @@ pub async fn connect(
     expected: NodeId,
     timeout: Duration,
 ) -> Result<Channel, TransportError> {
+    connect_with_keepalive(addr, identity, expected, timeout, Keepalive::default()).await
+}
+
+/// [`connect`] with its own [`Keepalive`] instead of the default.
+pub async fn connect_with_keepalive(
+    addr: impl fmt::Display,
+    identity: &NodeIdentity,
+    expected: NodeId,
+    timeout: Duration,
+    keepalive: Keepalive,
+) -> Result<Channel, TransportError> {
     let connector = PinnedConnector::new(addr, identity, expected)?;
     let addr = connector.addr().to_owned();
     let endpoint = Endpoint::from_static(ENDPOINT_URI)
         .connect_timeout(timeout)
-        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
-        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .http2_keep_alive_interval(keepalive.interval)
+        .keep_alive_timeout(keepalive.timeout)
         .keep_alive_while_idle(true);
     match tokio::time::timeout(timeout, endpoint.connect_with_connector(connector)).await {
         Ok(Ok(channel)) => Ok(channel),

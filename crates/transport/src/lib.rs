@@ -73,7 +73,8 @@ mod server;
 mod verify;
 
 pub use client::{
-    ClientConn, ENDPOINT_URI, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, PinnedConnector, connect,
+    ClientConn, ENDPOINT_URI, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, Keepalive, PinnedConnector,
+    connect, connect_with_keepalive,
 };
 pub use config::{ALPN_H2, SERVER_NAME, client_config, server_config};
 pub(crate) use error::Refusal;

@@ -29,6 +29,7 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 pub struct Links {
     pub sync: mpsc::Sender<ShellInput>,
     pub max_frame_bytes: usize,
+    pub keepalive: kreisnetz_transport::Keepalive,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -200,9 +201,15 @@ async fn dial_once(
     peer: NodeId,
     address: &str,
 ) -> Result<(), String> {
-    let channel = kreisnetz_transport::connect(address, identity, peer, Duration::from_secs(10))
-        .await
-        .map_err(|e| e.to_string())?;
+    let channel = kreisnetz_transport::connect_with_keepalive(
+        address,
+        identity,
+        peer,
+        Duration::from_secs(10),
+        links.keepalive,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let mut client = FederationServiceClient::new(channel)
         .max_decoding_message_size(links.max_frame_bytes)
         .max_encoding_message_size(links.max_frame_bytes);
