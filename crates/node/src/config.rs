@@ -373,6 +373,16 @@ impl Config {
     }
 }
 
+impl FederationConfig {
+    /// The keepalive of peer connections, in both directions.
+    pub fn keepalive(&self) -> kreisnetz_transport::Keepalive {
+        kreisnetz_transport::Keepalive {
+            interval: std::time::Duration::from_secs(self.keepalive_secs),
+            timeout: std::time::Duration::from_secs(self.keepalive_timeout_secs),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,12 +508,3 @@ mod tests {
     }
 }
 
-impl FederationConfig {
-    /// The keepalive of peer connections, in both directions.
-    pub fn keepalive(&self) -> kreisnetz_transport::Keepalive {
-        kreisnetz_transport::Keepalive {
-            interval: std::time::Duration::from_secs(self.keepalive_secs),
-            timeout: std::time::Duration::from_secs(self.keepalive_timeout_secs),
-        }
-    }
-}
