@@ -1017,3 +1017,49 @@ fn changes_cross_a_line_only_through_relays() {
     sim.check();
     assert!(sim.stats.rejected == 0);
 }
+
+/// Every scenario in `testdata/sim-regressions.txt`, replayed as it is written there.
+#[test]
+fn pinned_regression_scenarios_still_converge() {
+    let text = include_str!("../testdata/sim-regressions.txt");
+    let mut replayed = 0;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [seed, nodes, topology, steps, outsider, lossy] = fields[..] else {
+            panic!("line {}: expected 6 fields: {line}", n + 1);
+        };
+        let topology = match topology {
+            "mesh" => Topology::FullMesh,
+            "line" => Topology::Line,
+            "star" => Topology::Star,
+            "ring" => Topology::Ring,
+            other => panic!("line {}: unknown topology {other}", n + 1),
+        };
+        let yes = |s: &str| match s {
+            "yes" => true,
+            "no" => false,
+            other => panic!("line {}: expected yes or no, got {other}", n + 1),
+        };
+        let lossy: Vec<bool> = match lossy {
+            "both" => vec![false, true],
+            other => vec![yes(other)],
+        };
+        for lossy in lossy {
+            let scenario = Scenario {
+                seed: seed.parse().expect("seed"),
+                nodes: nodes.parse().expect("nodes"),
+                topology,
+                lossy,
+                steps: steps.parse().expect("steps"),
+                outsider: yes(outsider),
+            };
+            Sim::new(scenario).run();
+            replayed += 1;
+        }
+    }
+    assert_eq!(replayed, 13);
+}
