@@ -287,9 +287,7 @@ struct RecordIdParse(RecordId);
 impl FromStr for RecordIdParse {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.parse()
-            .map(RecordIdParse)
-            .map_err(|_| format!("\"{s}\" is not a UUID"))
+        RecordId::parse_given(s).map(RecordIdParse)
     }
 }
 
