@@ -11,5 +11,7 @@ mod cli_tls;
 mod durability;
 mod federation;
 mod feed;
+mod input;
 mod malicious;
 mod metrics;
+mod roles;

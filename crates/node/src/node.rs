@@ -45,9 +45,11 @@ pub enum StartError {
     },
     #[error(transparent)]
     Open(#[from] crate::writer::OpenError),
-    #[error("cannot listen on {addr}: {source} (is another node running there? set api.listen)")]
+    #[error("cannot listen on {addr}: {source} (is another node running there? set {key})")]
     Bind {
         addr: SocketAddr,
+        /// The configuration key of this address (`api.listen`, `federation.listen`, ...).
+        key: &'static str,
         source: std::io::Error,
     },
     #[error("{0}")]
@@ -74,6 +76,7 @@ pub struct RunningNode {
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
     writer: std::thread::JoinHandle<()>,
     store: Arc<dyn Store>,
+    tokens: Arc<crate::auth::Tokens>,
     grace: std::time::Duration,
 }
 
@@ -255,6 +258,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .await
         .map_err(|source| StartError::Bind {
             addr: config.api.listen,
+            key: "api.listen",
             source,
         })?;
     let api_addr = listener
@@ -264,6 +268,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .await
         .map_err(|source| StartError::Bind {
             addr: config.federation.listen,
+            key: "federation.listen",
             source,
         })?;
     let federation_addr = fed_listener
@@ -369,7 +374,8 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .map_err(|e| StartError::Other(format!("reflection: {e}")))?;
 
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let auth = crate::auth::Authenticate(tokens);
+    crate::auth::spawn_last_used_saver(tokens.clone(), shutdown_rx.clone());
+    let auth = crate::auth::Authenticate(tokens.clone());
     let mut builder = tonic::transport::Server::builder();
     if let (Some(cert), Some(key)) = (&config.api.tls_cert, &config.api.tls_key) {
         let read = |p: &std::path::PathBuf| {
@@ -423,6 +429,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         server,
         writer: writer_join,
         store,
+        tokens,
         grace: std::time::Duration::from_secs(config.api.shutdown_grace_secs),
     })
 }
@@ -468,6 +475,10 @@ impl RunningNode {
             .is_err()
         {
             tracing::warn!("the sync thread did not stop within the grace period");
+        }
+        // The tokens' last-used times since the last periodic save, flushed with the rest.
+        if let Err(e) = self.tokens.save_last_used() {
+            tracing::warn!(error = %e, "cannot save the tokens' last-used times");
         }
         let store = self.store;
         tokio::task::spawn_blocking(move || store.flush())
