@@ -95,6 +95,7 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
                 ))
             })?;
     }
+    crate::files::check_permissions(data_dir).map_err(StartError::Other)?;
     let node_name = if config.district.name.is_empty() {
         "kreisnetz node"
     } else {
@@ -373,21 +374,28 @@ pub async fn start(data_dir: &Path, config: Config) -> Result<RunningNode, Start
         .build_v1()
         .map_err(|e| StartError::Other(format!("reflection: {e}")))?;
 
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let api_tls = match (&config.api.tls_cert, &config.api.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::connections::tls_config(cert, key).map_err(StartError::Other)?)
+        }
+        _ => None,
+    };
+    let incoming = crate::connections::incoming(
+        listener,
+        api_tls,
+        crate::connections::Limits::of(&config.api),
+    );
     crate::auth::spawn_last_used_saver(tokens.clone(), shutdown_rx.clone());
     let auth = crate::auth::Authenticate(tokens.clone());
-    let mut builder = tonic::transport::Server::builder();
-    if let (Some(cert), Some(key)) = (&config.api.tls_cert, &config.api.tls_key) {
-        let read = |p: &std::path::PathBuf| {
-            std::fs::read(p).map_err(|e| {
-                StartError::Other(format!("api TLS: cannot read {}: {e}", p.display()))
-            })
-        };
-        let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
-        builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| StartError::Other(format!("api TLS: {e}")))?;
-    }
+    let secs = std::time::Duration::from_secs;
+    let mut builder = tonic::transport::Server::builder()
+        .timeout(secs(config.api.request_timeout_secs))
+        .http2_keepalive_interval(Some(secs(config.api.keepalive_interval_secs)))
+        .http2_keepalive_timeout(Some(secs(config.api.keepalive_timeout_secs)))
+        .max_concurrent_streams(config.api.max_concurrent_streams)
+        // Headers carry a token and little else; hyper's default allows 16 MiB.
+        .http2_max_header_list_size(64 << 10)
+        .layer(crate::connections::TrackRequests);
     let mut shutdown_wait = shutdown_rx;
     // Health and reflection stay open; everything else needs a token.
     let router = builder
