@@ -270,3 +270,28 @@ async fn dates_ids_and_names_are_checked_strictly() {
         .unwrap_err();
     assert_eq!(violated_fields(&err), ["contact.display_name"]);
 }
+
+#[tokio::test]
+async fn peer_addresses_and_trusted_district_names_are_checked_too() {
+    let node = TestNode::start("Landkreis Vechta");
+    let mut admin = node.node_client().await;
+    let err = admin
+        .trust_district(v1::TrustDistrictRequest {
+            district_id: "D-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA"
+                .into(),
+            name: "Landkreis \u{202E}ztorF".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["name"]);
+    let err = admin
+        .add_peer(v1::AddPeerRequest {
+            node_id: "N-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA".into(),
+            address: format!("{}:7701", "h".repeat(1 << 20)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(size_of(&err) < 4 << 10, "{} bytes", size_of(&err));
+}

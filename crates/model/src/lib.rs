@@ -18,7 +18,8 @@ pub use record::{
     Contact, ContactField, Coordinates, Offering, OfferingField, Timestamp, format_date, parse_date,
 };
 pub use validation::{
-    FieldViolation, MAX_QUOTED_CHARS, MAX_REPORTED_VIOLATIONS, Violations, is_invisible, quote,
+    FieldViolation, Lines, MAX_QUOTED_CHARS, MAX_REPORTED_VIOLATIONS, Violations, is_invisible,
+    quote,
 };
 pub use vocabulary::{Category, OfferingStatus, ProviderKind, TargetGroup, UnknownTerm};
 

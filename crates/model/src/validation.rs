@@ -89,7 +89,7 @@ pub fn is_invisible(c: char) -> bool {
 
 /// Whether a text field may hold line breaks (a description) or is one line (a title, a name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Lines {
+pub enum Lines {
     One,
     Many,
 }
@@ -119,8 +119,9 @@ impl Violations {
 
     /// The rules of every free-text field: required or not, at most `max_chars` characters,
     /// no control characters (line breaks only in [`Lines::Many`] fields), no bidi overrides, and
-    /// not made only of invisible characters.
-    pub(crate) fn text(
+    /// not made only of invisible characters. Also for free text outside offerings and contacts
+    /// (the name of a trusted district).
+    pub fn text(
         &mut self,
         field: &str,
         value: &str,

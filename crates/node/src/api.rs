@@ -603,6 +603,9 @@ fn end_on_revocation(
 ) -> tokio::sync::mpsc::Receiver<Result<v1::ChangeEvent, Status>> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let mut revocations = tokens.revocations();
+    // Checked once at the start too: the token may have been revoked since this call was
+    // authenticated.
+    revocations.mark_changed();
     tokio::spawn(async move {
         let revoked =
             || Status::unauthenticated(format!("token {token} was revoked; this stream has ended"));
@@ -825,6 +828,16 @@ impl node_service_server::NodeService for Api {
             .district_id
             .parse()
             .map_err(|e: kreisnetz_model::IdError| invalid_field("district_id", e.to_string()))?;
+        // The name is shown in every table of documents: the rules of a title.
+        let mut v = Violations::default();
+        v.text(
+            "name",
+            req.name.trim(),
+            false,
+            200,
+            kreisnetz_model::Lines::One,
+        );
+        v.into_result().map_err(|v| invalid("", &v))?;
         let t = self
             .0
             .federation
