@@ -161,3 +161,41 @@ async fn idle_connections_are_closed_and_open_streams_are_not() {
         .await
         .expect("a call after the idle close");
 }
+
+/// Whether the server spoke (sent its HTTP/2 settings) on `conn` within `wait`.
+async fn served(conn: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(wait, conn.read(&mut buf)).await,
+        Ok(Ok(n)) if n > 0
+    )
+}
+
+#[tokio::test]
+async fn at_the_connection_limit_new_connections_wait_until_one_closes() {
+    let node = TestNode::start_with_env(
+        "Landkreis Vechta",
+        &[
+            ("KREISNETZ_API__MAX_CONNECTIONS", "2"),
+            ("KREISNETZ_API__HANDSHAKE_TIMEOUT_SECS", "60"),
+        ],
+    );
+    let api = node.addr.trim_start_matches("http://").to_string();
+    eventually("no API connection open", || async {
+        open_api_connections(&api) == 0
+    })
+    .await;
+    let mut first = tokio::net::TcpStream::connect(&api).await.unwrap();
+    let mut second = tokio::net::TcpStream::connect(&api).await.unwrap();
+    assert!(served(&mut first, Duration::from_secs(20)).await);
+    assert!(served(&mut second, Duration::from_secs(20)).await);
+    // The third is connected by the kernel but not taken up by the node.
+    let mut third = tokio::net::TcpStream::connect(&api).await.unwrap();
+    assert!(!served(&mut third, Duration::from_secs(2)).await);
+    drop(first);
+    assert!(
+        served(&mut third, Duration::from_secs(20)).await,
+        "the waiting connection was not taken up after another closed"
+    );
+}
