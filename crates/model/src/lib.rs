@@ -15,7 +15,8 @@ mod vocabulary;
 pub use ids::{DistrictId, IdError, NodeId, RecordId};
 pub use language::LanguageCode;
 pub use record::{
-    Contact, ContactField, Coordinates, Offering, OfferingField, Timestamp, format_date, parse_date,
+    Contact, ContactField, Coordinates, Offering, OfferingField, Timestamp, format_date,
+    parse_date, parse_stored_date,
 };
 pub use validation::{
     FieldViolation, Lines, MAX_QUOTED_CHARS, MAX_REPORTED_VIOLATIONS, Violations, is_invisible,

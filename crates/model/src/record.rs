@@ -77,6 +77,14 @@ pub fn parse_date(s: &str) -> Result<Date, String> {
     }
 }
 
+/// Reads a date a node sent back or stored: `YYYY-MM-DD` in any year, because older versions
+/// accepted years outside [`YEARS`] (a client must still be able to show such a record). Input
+/// from clients goes through [`parse_date`].
+pub fn parse_stored_date(s: &str) -> Result<Date, String> {
+    Date::parse(s.trim(), DATE_FORMAT)
+        .map_err(|_| format!("{} is not a date in the form YYYY-MM-DD", crate::quote(s)))
+}
+
 /// Formats a date as `YYYY-MM-DD`.
 pub fn format_date(d: Date) -> String {
     d.format(DATE_FORMAT).unwrap_or_default()
