@@ -192,3 +192,144 @@ fn the_api_refuses_to_listen_beyond_loopback_without_tls() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_token_name_never_has_the_shape_of_an_id_so_a_revocation_hits_the_one_meant() {
+    let node = TestNode::start("Landkreis Vechta");
+    let mut tokens = TokenServiceClient::new(node.authed().await);
+    let alpha = tokens
+        .create_token(v1::CreateTokenRequest {
+            name: "alpha".into(),
+            role: v1::Role::Reader as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let alpha_id = alpha.info.unwrap().id;
+    // The reproduction: a second token named like alpha's id. Refused now.
+    for name in [alpha_id.clone(), alpha_id.to_uppercase(), "abcdefgh".into()] {
+        let err = tokens
+            .create_token(v1::CreateTokenRequest {
+                name: name.clone(),
+                role: v1::Role::Reader as i32,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{name}: {err:?}");
+        assert!(err.message().contains("shape of a token id"), "{err:?}");
+    }
+    let beta = token(&node, "beta", v1::Role::Reader).await;
+    // By id: exactly alpha; beta still works.
+    tokens
+        .revoke_token(v1::RevokeTokenRequest {
+            token: alpha_id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        list_with(&node, &alpha.token).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    assert!(list_with(&node, &beta).await.is_ok());
+    // Saying which explicitly works too.
+    tokens
+        .revoke_token(v1::RevokeTokenRequest {
+            token: "name:beta".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        list_with(&node, &beta).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+}
+
+/// The name of the next OFFERING_CREATED event on `stream`.
+async fn next_created(stream: &mut tonic::Streaming<v1::ChangeEvent>) -> String {
+    use futures::StreamExt;
+    loop {
+        let e = stream.next().await.expect("stream open").expect("event");
+        if e.kind() == v1::change_event::Kind::OfferingCreated {
+            return e.name;
+        }
+    }
+}
+
+/// When the token named "portal" was last used, as the node lists it.
+async fn last_used(node: &TestNode) -> Option<prost_types::Timestamp> {
+    TokenServiceClient::new(node.authed().await)
+        .list_tokens(v1::ListTokensRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .into_iter()
+        .find(|t| t.name == "portal")
+        .unwrap()
+        .last_used_time
+}
+
+#[tokio::test]
+async fn revoking_a_token_ends_its_open_watch_streams_with_unauthenticated() {
+    use futures::StreamExt;
+    let node = TestNode::start("Landkreis Vechta");
+    let portal = token(&node, "portal", v1::Role::Reader).await;
+    let watch = |token: String| {
+        let node = &node;
+        async move {
+            v1::change_feed_service_client::ChangeFeedServiceClient::new(
+                node.authed_as(&token).await,
+            )
+            .watch(v1::WatchRequest {
+                after_sequence: 0,
+                stop_at_head: false,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let mut revoked_stream = watch(portal.clone()).await;
+    let mut admin_stream = watch(node.token.clone()).await;
+    let created = create_with(&node, &node.token).await.unwrap();
+    assert_eq!(next_created(&mut revoked_stream).await, created.name);
+    assert_eq!(next_created(&mut admin_stream).await, created.name);
+
+    TokenServiceClient::new(node.authed().await)
+        .revoke_token(v1::RevokeTokenRequest {
+            token: "portal".into(),
+        })
+        .await
+        .unwrap();
+    let second = create_with(&node, &node.token).await.unwrap();
+    // The revoked token's stream ends with UNAUTHENTICATED; no further event reaches it.
+    let end = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            match revoked_stream.next().await {
+                Some(Ok(e)) => assert_ne!(e.name, second.name, "an event after revocation"),
+                Some(Err(status)) => return Some(status),
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the revoked stream did not end");
+    let status = end.expect("the stream ended without a status");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("revoked"), "{status:?}");
+    // Other tokens' streams go on.
+    assert_eq!(next_created(&mut admin_stream).await, second.name);
+}
+
+#[tokio::test]
+async fn a_tokens_last_use_survives_a_restart() {
+    let mut node = TestNode::start("Landkreis Vechta");
+    let portal = token(&node, "portal", v1::Role::Reader).await;
+    list_with(&node, &portal).await.unwrap();
+    let before = last_used(&node).await.expect("used before the restart");
+    node.stop().await;
+    node.restart();
+    let after = last_used(&node).await.expect("\"never\" after a restart");
+    assert_eq!(after, before);
+}

@@ -182,3 +182,51 @@ async fn the_cli_environment_does_not_break_the_node() {
     );
     assert_eq!(node.status().await.district_name, "Landkreis Wesermarsch");
 }
+
+#[tokio::test]
+async fn connections_that_never_finish_the_tls_handshake_are_closed() {
+    let certs = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = self_signed(certs.path(), "api", &["127.0.0.1", "localhost"]);
+    let node = TestNode::start_with_env(
+        "Landkreis Vechta",
+        &[
+            ("KREISNETZ_API__TLS_CERT", cert.to_str().unwrap()),
+            ("KREISNETZ_API__TLS_KEY", key.to_str().unwrap()),
+            ("KREISNETZ_API__HANDSHAKE_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let api = node.addr.trim_start_matches("http://").to_string();
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(tokio::net::TcpStream::connect(&api).await.expect("connect"));
+    }
+    // Each is closed by the node (end of stream or reset), long before a client would give up.
+    for mut conn in silent {
+        tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 256];
+            while let Ok(n) = conn.read(&mut buf).await
+                && n > 0
+            {}
+        })
+        .await
+        .expect("a connection without a TLS handshake stayed open");
+    }
+    // The node still answers over TLS.
+    let cert = cert.to_str().unwrap();
+    let out = ctl(
+        certs.path(),
+        &[],
+        &[
+            "--node",
+            &node.https_addr(),
+            "--ca-cert",
+            cert,
+            "--token",
+            &node.token,
+            "status",
+            "--json",
+        ],
+    );
+    assert_eq!(status_json(&out)["district_name"], "Landkreis Vechta");
+}

@@ -166,13 +166,15 @@ pub enum TokenCommand {
     Create(TokenCreateArgs),
     /// List the node's tokens: ID, name, role, when created and last used (never the secrets).
     List,
-    /// Revoke a token by its ID or name: the node refuses it from the next call on.
+    /// Revoke a token by its ID or name: the node refuses it from the next call on, and ends
+    /// its open watch streams.
     Revoke(TokenRevokeArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct TokenCreateArgs {
-    /// What the token is for, e.g. district-portal (unique on the node; no spaces).
+    /// What the token is for, e.g. district-portal (unique on the node; no spaces or ':', and
+    /// not eight letters/digits like a token ID).
     #[arg(long, value_name = "NAME", value_parser = parse_token_name)]
     pub name: String,
     /// What the token may do.
@@ -182,7 +184,8 @@ pub struct TokenCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct TokenRevokeArgs {
-    /// The token's ID (from `token list`) or name.
+    /// The token's ID (from `token list`) or name; `id:ID` or `name:NAME` to say which (the
+    /// node refuses a bare value that is one token's ID and another's name).
     #[arg(value_name = "ID|NAME", value_parser = parse_token_name)]
     pub target: String,
 }

@@ -20,6 +20,16 @@ pub enum IdentityError {
     )]
     Missing { path: PathBuf },
 
+    /// `district.key` is gone from a data directory that holds the rest of a node's identity
+    /// (or its database): creating a new district here would make the district's data foreign.
+    #[error(
+        "{} is missing, but this data directory holds a node ({present}): the district key was \
+         deleted or moved. Restore district.key from a backup (or copy it from another node of \
+         the district, mode 0600); kreisnetz does not create a new district over an existing node",
+        path.display()
+    )]
+    MissingDistrictKey { path: PathBuf, present: String },
+
     /// A private key file that group or others may access.
     #[error(
         "{path} has mode {mode:04o}: this private key is open to group or others, so it is not \

@@ -159,10 +159,23 @@ impl Identity {
     pub fn load_or_create(dir: &Path, node_name: &str) -> Result<(Self, bool), IdentityError> {
         let district_key = dir.join(DISTRICT_KEY_FILE);
         if exists(&district_key)? {
-            Ok((Self::load(dir)?, false))
-        } else {
-            Ok((Self::create(dir, node_name)?, true))
+            return Ok((Self::load(dir)?, false));
         }
+        // Without district.key but with other parts of a node, creating would fail on the first
+        // existing file with a message about that file; say what is really missing instead.
+        let mut present = Vec::new();
+        for name in [NODE_KEY_FILE, NODE_CERT_FILE, "db"] {
+            if exists(&dir.join(name))? {
+                present.push(name);
+            }
+        }
+        if !present.is_empty() {
+            return Err(IdentityError::MissingDistrictKey {
+                path: district_key,
+                present: present.join(", "),
+            });
+        }
+        Ok((Self::create(dir, node_name)?, true))
     }
 }
 

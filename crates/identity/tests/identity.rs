@@ -113,6 +113,24 @@ fn load_or_create_creates_once_then_loads() {
 }
 
 #[test]
+fn a_deleted_district_key_is_named_not_recreated() {
+    let tmp = tempfile::tempdir().unwrap();
+    Identity::load_or_create(tmp.path(), "node").unwrap();
+    fs::remove_file(tmp.path().join(DISTRICT_KEY_FILE)).unwrap();
+    let err = Identity::load_or_create(tmp.path(), "node").unwrap_err();
+    assert!(
+        matches!(err, IdentityError::MissingDistrictKey { .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("district.key is missing") && text.contains("Restore district.key"),
+        "{text}"
+    );
+    assert!(!text.contains("already exists"), "{text}");
+}
+
+#[test]
 fn load_refuses_private_keys_others_can_read() {
     for name in [DISTRICT_KEY_FILE, NODE_KEY_FILE] {
         let tmp = tempfile::tempdir().unwrap();

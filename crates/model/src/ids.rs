@@ -133,6 +133,20 @@ impl RecordId {
     pub fn new_random() -> Self {
         RecordId(uuid::Uuid::new_v4())
     }
+
+    /// Parses an ID a client gives (a hyphenated UUID): like [`FromStr`], but the nil UUID
+    /// (all zeros), which no generator produces and which is a typical placeholder, is refused.
+    /// The error quotes at most the beginning of the input.
+    pub fn parse_given(s: &str) -> Result<RecordId, String> {
+        match s.trim().parse::<RecordId>() {
+            Ok(id) if id.0.is_nil() => Err(format!(
+                "{} is the nil UUID; give a random UUID or leave it empty",
+                crate::quote(s)
+            )),
+            Ok(id) => Ok(id),
+            Err(_) => Err(format!("{} is not a UUID", crate::quote(s))),
+        }
+    }
 }
 
 impl fmt::Display for RecordId {
@@ -161,6 +175,16 @@ mod tests {
         assert_eq!(shown.parse::<DistrictId>().unwrap(), id);
         let sloppy = shown.to_lowercase().replace('-', " ");
         assert_eq!(sloppy.parse::<DistrictId>().unwrap(), id);
+    }
+
+    #[test]
+    fn given_record_ids_are_uuids_but_not_nil() {
+        let id = RecordId::new_random();
+        assert_eq!(RecordId::parse_given(&id.to_string()), Ok(id));
+        let nil = RecordId::parse_given("00000000-0000-0000-0000-000000000000").unwrap_err();
+        assert!(nil.contains("nil UUID"), "{nil}");
+        let long = RecordId::parse_given(&"x".repeat(10_000)).unwrap_err();
+        assert!(long.len() < 200, "{long}");
     }
 
     #[test]

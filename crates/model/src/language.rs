@@ -32,7 +32,8 @@ impl FromStr for LanguageCode {
             Ok(LanguageCode([b[0], b[1]]))
         } else {
             Err(format!(
-                "\"{s}\" is not an ISO 639-1 language code (e.g. de, en, ar, uk)"
+                "{} is not an ISO 639-1 language code (e.g. de, en, ar, uk)",
+                crate::quote(s)
             ))
         }
     }

@@ -15,9 +15,13 @@ mod vocabulary;
 pub use ids::{DistrictId, IdError, NodeId, RecordId};
 pub use language::LanguageCode;
 pub use record::{
-    Contact, ContactField, Coordinates, Offering, OfferingField, Timestamp, format_date, parse_date,
+    Contact, ContactField, Coordinates, Offering, OfferingField, Timestamp, format_date,
+    parse_date, parse_stored_date,
 };
-pub use validation::{FieldViolation, Violations};
+pub use validation::{
+    FieldViolation, Lines, MAX_QUOTED_CHARS, MAX_REPORTED_VIOLATIONS, Violations, is_invisible,
+    quote,
+};
 pub use vocabulary::{Category, OfferingStatus, ProviderKind, TargetGroup, UnknownTerm};
 
 /// The kinds of record a district document holds.
@@ -60,8 +64,8 @@ pub fn parse_resource_name(
     kind: RecordKind,
 ) -> Result<(Option<DistrictId>, RecordId), String> {
     let name = name.trim();
-    if let Ok(id) = name.parse::<RecordId>() {
-        return Ok((None, id));
+    if name.parse::<RecordId>().is_ok() {
+        return RecordId::parse_given(name).map(|id| (None, id));
     }
     let parts: Vec<&str> = name.split('/').collect();
     match parts.as_slice() {
@@ -69,16 +73,13 @@ pub fn parse_resource_name(
             let district = district
                 .parse::<DistrictId>()
                 .map_err(|e| format!("invalid district in resource name: {e}"))?;
-            let id = id.parse::<RecordId>().map_err(|_| {
-                format!(
-                    "invalid {} ID in resource name: not a UUID",
-                    kind.collection()
-                )
-            })?;
+            let id = RecordId::parse_given(id)
+                .map_err(|e| format!("invalid {} ID in resource name: {e}", kind.collection()))?;
             Ok((Some(district), id))
         }
         _ => Err(format!(
-            "expected `districts/{{district_id}}/{}/{{uuid}}` or a bare UUID",
+            "{} is not `districts/{{district_id}}/{}/{{uuid}}` or a bare UUID",
+            quote(name),
             kind.collection()
         )),
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use time::format_description::well_known::Rfc3339;
 
-use crate::validation::Violations;
+use crate::validation::{Lines, Violations, is_invisible};
 use crate::{
     Category, DistrictId, LanguageCode, OfferingStatus, ProviderKind, RecordId, TargetGroup,
 };
@@ -47,10 +47,42 @@ impl<'de> Deserialize<'de> for Timestamp {
 const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
-/// Parses an ISO 8601 calendar date (`YYYY-MM-DD`).
+/// The years a date may have: four digits, no sign. Offerings are planned in this millennium;
+/// the bound keeps out signed years (`-0001`, `+2027`), year 0 and typos with five digits.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1000..=9999;
+
+/// Parses an ISO 8601 calendar date in the form `YYYY-MM-DD`, with a year in [`YEARS`].
 pub fn parse_date(s: &str) -> Result<Date, String> {
+    let t = s.trim();
+    let digits_at = |range: std::ops::Range<usize>| {
+        t.get(range)
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let shaped = t.len() == 10 && digits_at(0..4) && digits_at(5..7) && digits_at(8..10);
+    match Date::parse(t, DATE_FORMAT) {
+        Ok(d) if shaped && YEARS.contains(&d.year()) => Ok(d),
+        Ok(_) if shaped => Err(format!(
+            "{} has a year before {}: a date is YYYY-MM-DD with a year from {} to {}",
+            crate::quote(s),
+            YEARS.start(),
+            YEARS.start(),
+            YEARS.end()
+        )),
+        _ => Err(format!(
+            "{} is not a date in the form YYYY-MM-DD (a year from {} to {})",
+            crate::quote(s),
+            YEARS.start(),
+            YEARS.end()
+        )),
+    }
+}
+
+/// Reads a date a node sent back or stored: `YYYY-MM-DD` in any year, because older versions
+/// accepted years outside [`YEARS`] (a client must still be able to show such a record). Input
+/// from clients goes through [`parse_date`].
+pub fn parse_stored_date(s: &str) -> Result<Date, String> {
     Date::parse(s.trim(), DATE_FORMAT)
-        .map_err(|_| format!("\"{s}\" is not a date in the form YYYY-MM-DD"))
+        .map_err(|_| format!("{} is not a date in the form YYYY-MM-DD", crate::quote(s)))
 }
 
 /// Formats a date as `YYYY-MM-DD`.
@@ -204,13 +236,13 @@ impl Offering {
     /// Checks every rule; returns all that are broken.
     pub fn validate(&self) -> Result<(), Violations> {
         let mut v = Violations::default();
-        v.text("title", &self.title, true, 200);
-        v.text("description", &self.description, false, 5000);
-        v.text("provider", &self.provider, true, 200);
-        v.text("municipality", &self.municipality, true, 100);
-        v.text("address", &self.address, false, 300);
-        v.text("schedule", &self.schedule, false, 500);
-        v.text("cost", &self.cost, false, 200);
+        v.text("title", &self.title, true, 200, Lines::One);
+        v.text("description", &self.description, false, 5000, Lines::Many);
+        v.text("provider", &self.provider, true, 200, Lines::One);
+        v.text("municipality", &self.municipality, true, 100, Lines::One);
+        v.text("address", &self.address, false, 300, Lines::One);
+        v.text("schedule", &self.schedule, false, 500, Lines::Many);
+        v.text("cost", &self.cost, false, 200, Lines::One);
         if self.target_groups.is_empty() {
             v.push("target_groups", "at least one target group is required");
         }
@@ -284,10 +316,16 @@ impl Contact {
     /// Checks every rule; returns all that are broken.
     pub fn validate(&self) -> Result<(), Violations> {
         let mut v = Violations::default();
-        v.text("display_name", &self.display_name, true, 200);
-        v.text("organisation", &self.organisation, true, 200);
-        v.text("role", &self.role, false, 200);
-        v.text("responsibility", &self.responsibility, false, 500);
+        v.text("display_name", &self.display_name, true, 200, Lines::One);
+        v.text("organisation", &self.organisation, true, 200, Lines::One);
+        v.text("role", &self.role, false, 200, Lines::One);
+        v.text(
+            "responsibility",
+            &self.responsibility,
+            false,
+            500,
+            Lines::Many,
+        );
         if self.email.trim().is_empty() && self.phone.trim().is_empty() {
             v.push(
                 "email",
@@ -297,7 +335,7 @@ impl Contact {
         if !self.email.is_empty() && !is_email(&self.email) {
             v.push(
                 "email",
-                format!("\"{}\" is not an email address", self.email),
+                format!("{} is not an email address", crate::quote(&self.email)),
             );
         }
         if !self.phone.is_empty() && !is_phone(&self.phone) {
@@ -322,7 +360,7 @@ impl Contact {
 }
 
 fn is_email(s: &str) -> bool {
-    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if s.len() > 254 || s.chars().any(|c| c.is_control() || is_invisible(c)) {
         return false;
     }
     let Some((local, domain)) = s.split_once('@') else {
@@ -351,12 +389,17 @@ fn check_url(v: &mut Violations, field: &str, url: &str) {
     let ok = match rest {
         Some(rest) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && url.len() <= 2000 && !url.chars().any(|c| c.is_whitespace())
+            !host.is_empty()
+                && url.len() <= 2000
+                && !url.chars().any(|c| c.is_control() || is_invisible(c))
         }
         None => false,
     };
     if !ok {
-        v.push(field, format!("\"{url}\" is not an http(s) URL"));
+        v.push(
+            field,
+            format!("{} is not an http(s) URL", crate::quote(url)),
+        );
     }
 }
 
@@ -456,6 +499,60 @@ mod tests {
     fn control_characters_are_refused() {
         let mut o = offering();
         o.title = "Kurs\u{0}".into();
+        assert!(violations_of(&o).has("title"));
+    }
+
+    #[test]
+    fn every_free_text_field_refuses_spoofing_characters() {
+        for spoof in [
+            "Kurs\u{202E}gnuhcstuD",
+            "\u{200B}\u{200B}",
+            "Kurs\u{1b}[31m",
+        ] {
+            let mut o = offering();
+            o.title = spoof.into();
+            o.description = spoof.into();
+            o.provider = spoof.into();
+            o.municipality = spoof.into();
+            o.address = spoof.into();
+            o.schedule = spoof.into();
+            o.cost = spoof.into();
+            o.url = format!("https://example.org/{spoof}");
+            let v = violations_of(&o);
+            for field in [
+                "title",
+                "description",
+                "provider",
+                "municipality",
+                "address",
+                "schedule",
+                "cost",
+                "url",
+            ] {
+                assert!(v.has(field), "{field} with {spoof:?}: {v}");
+            }
+            let mut c = contact();
+            c.display_name = spoof.into();
+            c.organisation = spoof.into();
+            c.role = spoof.into();
+            c.responsibility = spoof.into();
+            c.email = format!("mara{spoof}@example.org");
+            let v = c.validate().unwrap_err();
+            for field in [
+                "display_name",
+                "organisation",
+                "role",
+                "responsibility",
+                "email",
+            ] {
+                assert!(v.has(field), "{field} with {spoof:?}: {v}");
+            }
+        }
+        // Line breaks: in descriptions, not in titles.
+        let mut o = offering();
+        o.description = "Deutsch für die Pflege.\nMit Praktikum.".into();
+        o.validate().unwrap();
+        o.title = "Kurs\nB2".into();
         assert!(violations_of(&o).has("title"));
     }
 
@@ -610,6 +707,19 @@ mod tests {
     fn dates_parse_strictly() {
         assert!(parse_date("2027-02-30").is_err());
         assert!(parse_date("01.02.2027").is_err());
+        for bad in [
+            "-0001-01-01",
+            "0000-01-01",
+            "0999-12-31",
+            "+2027-01-01",
+            "+002027-01-01",
+            "12027-01-01",
+            "2027-1-01",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+        assert!(parse_date("1000-01-01").is_ok() && parse_date("9999-12-31").is_ok());
+        assert!(parse_date(&"9".repeat(100_000)).unwrap_err().len() < 200);
         assert_eq!(format_date(parse_date("2027-02-01").unwrap()), "2027-02-01");
     }
 }

@@ -48,7 +48,11 @@ pub struct ApiState {
 #[derive(Clone)]
 pub struct Api(pub Arc<ApiState>);
 
+/// `INVALID_ARGUMENT` with one field violation per broken rule. The report is
+/// [`Violations::bounded`]: however much bad input came in, the details stay a few kilobytes
+/// (gRPC sends them in a header; megabytes there turn into `RESOURCE_EXHAUSTED` at the client).
 fn invalid(prefix: &str, v: &Violations) -> Status {
+    let v = v.bounded();
     let mut details = ErrorDetails::new();
     for fv in &v.0 {
         details.add_bad_request_violation(format!("{prefix}{}", fv.field), fv.description.clone());
@@ -71,6 +75,8 @@ fn invalid_field(field: &str, description: impl Into<String>) -> Status {
 }
 
 fn not_found(kind: RecordKind, name: &str) -> Status {
+    // The name as given, which may be anything a client sent: quoted and cut short.
+    let name = &kreisnetz_model::quote(name);
     let details = ErrorDetails::with_resource_info(
         format!(
             "kreisnetz.v1.{}",
@@ -193,14 +199,61 @@ impl Api {
             .map_err(|_| Status::internal("the read view is poisoned; restart the node"))
     }
 
-    fn client_id(field: &str, given: &str) -> Result<RecordId, Status> {
-        if given.trim().is_empty() {
-            Ok(RecordId::new_random())
-        } else {
-            given
-                .trim()
-                .parse()
-                .map_err(|_| invalid_field(field, format!("\"{given}\" is not a UUID")))
+    /// The ID of a record to create: the request's `{kind}_id` or the record's own `id` (the
+    /// same if both are given), else a new random one.
+    fn client_id(kind: RecordKind, request_id: &str, record_id: &str) -> Result<RecordId, Status> {
+        let request_field = format!("{kind}_id");
+        let record_field = format!("{kind}.id");
+        let parse = |field: &str, given: &str| {
+            RecordId::parse_given(given).map_err(|e| invalid_field(field, e))
+        };
+        match (request_id.trim().is_empty(), record_id.trim().is_empty()) {
+            (true, true) => Ok(RecordId::new_random()),
+            (false, true) => parse(&request_field, request_id),
+            (true, false) => parse(&record_field, record_id),
+            (false, false) => {
+                let a = parse(&request_field, request_id)?;
+                let b = parse(&record_field, record_id)?;
+                if a == b {
+                    Ok(a)
+                } else {
+                    Err(invalid_field(
+                        &record_field,
+                        format!(
+                            "is {b} but {request_field} is {a}: give one of them, or both the same"
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Which record an update means: `name` (resource name or bare UUID) or `id`. If both are
+    /// given they must name the same record.
+    fn update_target(&self, kind: RecordKind, name: &str, id: &str) -> Result<RecordId, Status> {
+        let name_field = format!("{kind}.name");
+        let id_field = format!("{kind}.id");
+        match (name.trim().is_empty(), id.trim().is_empty()) {
+            (true, true) => Err(invalid_field(
+                &name_field,
+                format!("is required: which {kind} to update"),
+            )),
+            (true, false) => self.name_for_write(&id_field, id, kind),
+            (false, true) => self.name_for_write(&name_field, name, kind),
+            (false, false) => {
+                let target = self.name_for_write(&name_field, name, kind)?;
+                let given = RecordId::parse_given(id).map_err(|e| invalid_field(&id_field, e))?;
+                if given == target {
+                    Ok(target)
+                } else {
+                    Err(invalid_field(
+                        &id_field,
+                        format!(
+                            "is {given} but {name_field} names {target}: give one of them, or both for the same {kind}"
+                        ),
+                    ))
+                }
+            }
         }
     }
 }
@@ -264,7 +317,10 @@ fn mask<F: Copy>(
             Some(f) => fields.push(f),
             None => v.push(
                 format!("update_mask.paths[{i}]"),
-                format!("\"{p}\" is not a field that can be updated"),
+                format!(
+                    "{} is not a field that can be updated",
+                    kreisnetz_model::quote(p)
+                ),
             ),
         }
     }
@@ -295,7 +351,7 @@ impl offering_service_server::OfferingService for Api {
         let wire = req
             .offering
             .ok_or_else(|| invalid_field("offering", "is required"))?;
-        let id = Self::client_id("offering_id", &req.offering_id)?;
+        let id = Self::client_id(RecordKind::Offering, &req.offering_id, &wire.id)?;
         let o = convert::offering_from_proto(&wire, *self.own(), id, Timestamp::now())
             .map_err(|v| invalid("offering.", &v))?;
         match self.write(Command::CreateOffering(o), "offering.").await? {
@@ -327,18 +383,7 @@ impl offering_service_server::OfferingService for Api {
         let wire = req
             .offering
             .ok_or_else(|| invalid_field("offering", "is required"))?;
-        let name = if wire.name.is_empty() {
-            &wire.id
-        } else {
-            &wire.name
-        };
-        if name.is_empty() {
-            return Err(invalid_field(
-                "offering.name",
-                "is required: which offering to update",
-            ));
-        }
-        let id = self.name_for_write("offering.name", name, RecordKind::Offering)?;
+        let id = self.update_target(RecordKind::Offering, &wire.name, &wire.id)?;
         let fields = mask(req.update_mask.as_ref(), OfferingField::from_name)?;
         let (patch, problems) =
             convert::parse_offering_partially(&wire, *self.own(), id, Timestamp::now());
@@ -427,7 +472,7 @@ impl contact_service_server::ContactService for Api {
         let wire = req
             .contact
             .ok_or_else(|| invalid_field("contact", "is required"))?;
-        let id = Self::client_id("contact_id", &req.contact_id)?;
+        let id = Self::client_id(RecordKind::Contact, &req.contact_id, &wire.id)?;
         let c = convert::contact_from_proto(&wire, *self.own(), id, Timestamp::now())
             .map_err(|v| invalid("contact.", &v))?;
         match self.write(Command::CreateContact(c), "contact.").await? {
@@ -459,18 +504,7 @@ impl contact_service_server::ContactService for Api {
         let wire = req
             .contact
             .ok_or_else(|| invalid_field("contact", "is required"))?;
-        let name = if wire.name.is_empty() {
-            &wire.id
-        } else {
-            &wire.name
-        };
-        if name.is_empty() {
-            return Err(invalid_field(
-                "contact.name",
-                "is required: which contact to update",
-            ));
-        }
-        let id = self.name_for_write("contact.name", name, RecordKind::Contact)?;
+        let id = self.update_target(RecordKind::Contact, &wire.name, &wire.id)?;
         let fields = mask(req.update_mask.as_ref(), ContactField::from_name)?;
         let (patch, problems) =
             convert::parse_contact_partially(&wire, *self.own(), id, Timestamp::now());
@@ -541,17 +575,66 @@ impl change_feed_service_server::ChangeFeedService for Api {
         &self,
         req: Request<v1::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let token = req
+            .extensions()
+            .get::<crate::auth::Caller>()
+            .map(|c| c.token_id.clone())
+            .ok_or_else(|| Status::unauthenticated("no authenticated caller"))?;
         let req = req.into_inner();
         crate::feed::check_cursor(self.0.store.as_ref(), req.epoch, req.after_sequence)?;
-        let rx = crate::feed::spawn_watch(
+        let events = crate::feed::spawn_watch(
             self.0.store.clone(),
             self.0.feed_head.clone(),
             self.0.shutdown.clone(),
             req.after_sequence,
             req.stop_at_head,
         );
+        let rx = end_on_revocation(events, self.0.tokens.clone(), token);
         Ok(Response::new(ReceiverStream::new(rx)))
     }
+}
+
+/// Passes the events of a `Watch` stream on while its token is valid; once the token is
+/// revoked, the stream ends with `UNAUTHENTICATED` (no further event is sent). Dropping the
+/// returned receiver (the client went away) ends the feed reader too.
+fn end_on_revocation(
+    mut events: tokio::sync::mpsc::Receiver<Result<v1::ChangeEvent, Status>>,
+    tokens: Arc<crate::auth::Tokens>,
+    token: String,
+) -> tokio::sync::mpsc::Receiver<Result<v1::ChangeEvent, Status>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let mut revocations = tokens.revocations();
+    // Checked once at the start too: the token may have been revoked since this call was
+    // authenticated.
+    revocations.mark_changed();
+    tokio::spawn(async move {
+        let revoked =
+            || Status::unauthenticated(format!("token {token} was revoked; this stream has ended"));
+        loop {
+            let next = tokio::select! {
+                biased;
+                changed = revocations.changed() => {
+                    if changed.is_err() || !tokens.is_valid(&token) {
+                        let _ = tx.send(Err(revoked())).await;
+                        return;
+                    }
+                    continue;
+                }
+                next = events.recv() => next,
+                () = tx.closed() => return,
+            };
+            let Some(event) = next else { return };
+            // Checked again right before sending: a revocation while this event waited is seen.
+            if !tokens.is_valid(&token) {
+                let _ = tx.send(Err(revoked())).await;
+                return;
+            }
+            if tx.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 #[tonic::async_trait]
@@ -756,6 +839,16 @@ impl node_service_server::NodeService for Api {
             .district_id
             .parse()
             .map_err(|e: kreisnetz_model::IdError| invalid_field("district_id", e.to_string()))?;
+        // The name is shown in every table of documents: the rules of a title.
+        let mut v = Violations::default();
+        v.text(
+            "name",
+            req.name.trim(),
+            false,
+            200,
+            kreisnetz_model::Lines::One,
+        );
+        v.into_result().map_err(|v| invalid("", &v))?;
         let t = self
             .0
             .federation
@@ -851,10 +944,10 @@ impl v1::token_service_server::TokenService for Api {
             }
         };
         let (record, token) = self.0.tokens.create(&req.name, role).map_err(|e| match e {
-            crate::auth::TokenError::Invalid(m) if m.contains("exists") => {
-                Status::already_exists(m)
+            crate::auth::TokenError::Exists(m) => Status::already_exists(m),
+            crate::auth::TokenError::Invalid(m) | crate::auth::TokenError::Ambiguous(m) => {
+                invalid_field("name", m)
             }
-            crate::auth::TokenError::Invalid(m) => invalid_field("name", m),
             crate::auth::TokenError::Storage(m) => Status::unavailable(m),
         })?;
         Ok(Response::new(v1::CreatedToken {
@@ -881,8 +974,10 @@ impl v1::token_service_server::TokenService for Api {
         let which = req.into_inner().token;
         match self.0.tokens.revoke(which.trim()) {
             Ok(true) => Ok(Response::new(())),
+            Err(crate::auth::TokenError::Ambiguous(m)) => Err(invalid_field("token", m)),
             Ok(false) => Err(Status::not_found(format!(
-                "no token with id or name \"{which}\""
+                "no token with id or name {}",
+                kreisnetz_model::quote(&which)
             ))),
             Err(e) => Err(Status::unavailable(e.to_string())),
         }

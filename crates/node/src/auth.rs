@@ -5,8 +5,23 @@
 //! `api-tokens`), and keeps the table in memory, so checking a call costs one hash and one map
 //! lookup and a revocation takes effect on the very next call. Tokens never appear in logs; only
 //! their ids do.
+//!
+//! Open streams (`Watch`) outlive the call that authenticated them, so a revocation is also
+//! announced on a `watch` channel ([`Tokens::revocations`]); a stream of a revoked token ends
+//! with `UNAUTHENTICATED`. The "last used" time of each token is kept in memory on every call
+//! and written to storage at most once per [`LAST_USED_SAVE_INTERVAL`] and at shutdown, never
+//! once per call.
+//!
+//! A token's name can never be taken for another token's id: ids are eight characters of
+//! base32 (`a-z`, `2-7`), and a name of that shape is refused, as is a `:` in a name.
+//! `RevokeToken` takes `id:<id>`, `name:<name>`, or a bare string that is the id or the name of
+//! exactly one token (tokens stored before the rule existed could make it ambiguous: then it is
+//! refused).
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use kreisnetz_model::Timestamp;
 use kreisnetz_storage::Store;
@@ -60,6 +75,12 @@ pub struct Caller {
 pub enum TokenError {
     #[error("{0}")]
     Invalid(String),
+    /// A name that is taken.
+    #[error("{0}")]
+    Exists(String),
+    /// A revocation that could mean two tokens.
+    #[error("{0}")]
+    Ambiguous(String),
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -67,10 +88,28 @@ pub enum TokenError {
 const META_KEY: &str = "api-tokens";
 const PREFIX: &str = "kn1";
 
+/// How often changed "last used" times are written to storage (and once more at shutdown).
+pub const LAST_USED_SAVE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Bytes of randomness in a token id: 5 bytes are 8 base32 characters.
+const ID_BYTES: usize = 5;
+const ID_CHARS: usize = 8;
+
+/// Whether `s` has the shape of a token id (8 characters of lower-case base32, any case here).
+fn looks_like_id(s: &str) -> bool {
+    s.len() == ID_CHARS
+        && s.bytes()
+            .all(|b| b.is_ascii_alphabetic() || (b'2'..=b'7').contains(&b))
+}
+
 /// The node's token table.
 pub struct Tokens {
     store: Arc<dyn Store>,
     table: RwLock<HashMap<String, TokenRecord>>,
+    /// Some "last used" time changed since the table was last written.
+    last_used_dirty: AtomicBool,
+    /// Bumped on every revocation; streams of a token watch it and check their token.
+    revoked: tokio::sync::watch::Sender<u64>,
 }
 
 fn hash(secret: &str) -> String {
@@ -102,20 +141,65 @@ impl Tokens {
         Ok(Tokens {
             store,
             table: RwLock::new(table),
+            last_used_dirty: AtomicBool::new(false),
+            revoked: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Changes whenever a token is revoked: a long-lived call of a token (a `Watch` stream)
+    /// waits on it and then asks [`Tokens::is_valid`].
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revoked.subscribe()
+    }
+
+    /// Whether the token with this id still exists.
+    pub fn is_valid(&self, id: &str) -> bool {
+        self.table
+            .read()
+            .map(|t| t.contains_key(id))
+            .unwrap_or(false)
+    }
+
+    /// Writes the table if a "last used" time changed since it was last written. Called every
+    /// [`LAST_USED_SAVE_INTERVAL`] and at shutdown; the write is not flushed here (the node's
+    /// next flush, at the latest the one at shutdown, makes it durable).
+    pub fn save_last_used(&self) -> Result<(), TokenError> {
+        if !self.last_used_dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // Under the write lock, so a concurrent create or revoke cannot be overwritten by an
+        // older copy of the table.
+        let table = self
+            .table
+            .write()
+            .map_err(|_| TokenError::Storage("token table poisoned".into()))?;
+        let result = self.write_table(&table);
+        if result.is_err() {
+            self.last_used_dirty.store(true, Ordering::Release);
+        }
+        result
     }
 
     pub fn is_empty(&self) -> bool {
         self.table.read().map(|t| t.is_empty()).unwrap_or(true)
     }
 
-    fn save(&self, table: &HashMap<String, TokenRecord>) -> Result<(), TokenError> {
+    fn write_table(&self, table: &HashMap<String, TokenRecord>) -> Result<(), TokenError> {
         let mut list: Vec<&TokenRecord> = table.values().collect();
         list.sort_by(|a, b| a.id.cmp(&b.id));
         let bytes = serde_json::to_vec(&list).map_err(|e| TokenError::Storage(e.to_string()))?;
         self.store
             .put_meta(META_KEY, &bytes)
-            .and_then(|()| self.store.flush())
+            .map_err(|e| TokenError::Storage(e.to_string()))
+    }
+
+    /// Writes and flushes the table (a created or revoked token is durable when acknowledged);
+    /// the "last used" times go with it.
+    fn save(&self, table: &HashMap<String, TokenRecord>) -> Result<(), TokenError> {
+        self.write_table(table)?;
+        self.last_used_dirty.store(false, Ordering::Release);
+        self.store
+            .flush()
             .map_err(|e| TokenError::Storage(e.to_string()))
     }
 
@@ -123,23 +207,41 @@ impl Tokens {
     pub fn create(&self, name: &str, role: Role) -> Result<(TokenRecord, String), TokenError> {
         let name = name.trim();
         if name.is_empty()
-            || name.len() > 100
-            || name.chars().any(|c| c.is_control() || c.is_whitespace())
+            || name.chars().count() > 100
+            || name
+                .chars()
+                .any(|c| c.is_control() || kreisnetz_model::is_invisible(c) || c == ':')
         {
             return Err(TokenError::Invalid(
-                "a token name is 1 to 100 characters without spaces, e.g. district-portal".into(),
+                "a token name is 1 to 100 characters without spaces, control or invisible \
+                 characters or ':', e.g. district-portal"
+                    .into(),
             ));
+        }
+        if looks_like_id(name) {
+            return Err(TokenError::Invalid(format!(
+                "{} has the shape of a token id (eight letters and digits 2-7), so a revocation \
+                 by name could hit another token; pick a name that is longer, shorter or has a \
+                 '-' in it",
+                kreisnetz_model::quote(name)
+            )));
         }
         let mut table = self
             .table
             .write()
             .map_err(|_| TokenError::Storage("token table poisoned".into()))?;
         if table.values().any(|t| t.name == name) {
-            return Err(TokenError::Invalid(format!(
+            return Err(TokenError::Exists(format!(
                 "a token named \"{name}\" exists; revoke it or pick another name"
             )));
         }
-        let id = random_base32(5);
+        let id = loop {
+            let id = random_base32(ID_BYTES);
+            // No id equal to a stored name (possible for names stored before the rule above).
+            if !table.contains_key(&id) && !table.values().any(|t| t.name == id) {
+                break id;
+            }
+        };
         let secret = random_base32(20);
         let record = TokenRecord {
             id: id.clone(),
@@ -157,23 +259,47 @@ impl Tokens {
         Ok((record, format!("{PREFIX}.{id}.{secret}")))
     }
 
-    /// Revokes by id or name; true if one was found.
-    pub fn revoke(&self, id_or_name: &str) -> Result<bool, TokenError> {
+    /// Revokes `id:<id>`, `name:<name>`, or the one token whose id or name is `which`; true if
+    /// one was found. Refused as [`TokenError::Ambiguous`] if `which` is one token's id and
+    /// another's name. Every open stream of the revoked token ends.
+    pub fn revoke(&self, which: &str) -> Result<bool, TokenError> {
+        let which = which.trim();
         let mut table = self
             .table
             .write()
             .map_err(|_| TokenError::Storage("token table poisoned".into()))?;
-        let Some(id) = table
-            .values()
-            .find(|t| t.id == id_or_name || t.name == id_or_name)
-            .map(|t| t.id.clone())
-        else {
+        let by_id = |id: &str| table.get(id).map(|t| t.id.clone());
+        let by_name = |name: &str| {
+            table
+                .values()
+                .find(|t| t.name == name)
+                .map(|t| t.id.clone())
+        };
+        let found = if let Some(id) = which.strip_prefix("id:") {
+            by_id(id.trim())
+        } else if let Some(name) = which.strip_prefix("name:") {
+            by_name(name.trim())
+        } else {
+            match (by_id(which), by_name(which)) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(TokenError::Ambiguous(format!(
+                        "{q} is the id of one token and the name of another ({b}); say which: \
+                         id:{which} or name:{which}",
+                        q = kreisnetz_model::quote(which)
+                    )));
+                }
+                (a, b) => a.or(b),
+            }
+        };
+        let Some(id) = found else {
             return Ok(false);
         };
         let mut next = table.clone();
         next.remove(&id);
         self.save(&next)?;
         *table = next;
+        drop(table);
+        self.revoked.send_modify(|n| *n += 1);
         tracing::info!(token = %id, "API token revoked");
         Ok(true)
     }
@@ -211,6 +337,7 @@ impl Tokens {
             return None;
         }
         record.last_used_ms = Some(Timestamp::now().0);
+        self.last_used_dirty.store(true, Ordering::Release);
         Some(Caller {
             token_id: record.id.clone(),
             role: record.role,
@@ -260,6 +387,30 @@ pub fn require<T>(req: &tonic::Request<T>, role: Role) -> Result<(), tonic::Stat
         ))),
         None => Err(tonic::Status::unauthenticated("no authenticated caller")),
     }
+}
+
+/// Writes changed "last used" times every [`LAST_USED_SAVE_INTERVAL`] until `shutdown` (the
+/// node writes them once more after its servers stopped, see `RunningNode::shutdown`).
+pub fn spawn_last_used_saver(tokens: Arc<Tokens>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(LAST_USED_SAVE_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
+        let stop = crate::stopped(shutdown);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = &mut stop => return,
+            }
+            let tokens = tokens.clone();
+            match tokio::task::spawn_blocking(move || tokens.save_last_used()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot save the tokens' last-used times"),
+                Err(e) => tracing::warn!(error = %e, "saving the tokens' last-used times failed"),
+            }
+        }
+    });
 }
 
 /// The file in the data directory holding the first admin token (mode 0600).
@@ -335,6 +486,73 @@ mod tests {
         assert!(reloaded.revoke("district-portal").unwrap());
         assert!(reloaded.authenticate(&token).is_none());
         assert!(!reloaded.revoke(&record.id).unwrap());
+    }
+
+    #[test]
+    fn a_name_never_collides_with_an_id_and_ambiguous_revocations_are_refused() {
+        let store: Arc<dyn Store> = Arc::new(kreisnetz_storage::MemStore::new());
+        let tokens = Tokens::load(store.clone()).unwrap();
+        let (alpha, alpha_token) = tokens.create("alpha", Role::Reader).unwrap();
+        // A name with the shape of an id, this id in particular, is refused.
+        let err = tokens.create(&alpha.id, Role::Reader).unwrap_err();
+        assert!(matches!(err, TokenError::Invalid(_)), "{err}");
+        assert!(tokens.create("abcdefgh", Role::Reader).is_err());
+        assert!(tokens.create("ABCD2345", Role::Reader).is_err());
+        assert!(tokens.create("id:alpha", Role::Reader).is_err());
+        assert!(tokens.create("\u{200B}", Role::Reader).is_err());
+        assert!(matches!(
+            tokens.create("alpha", Role::Reader),
+            Err(TokenError::Exists(_))
+        ));
+        tokens.create("district-portal", Role::Reader).unwrap();
+        tokens.create("abcdefgh1", Role::Reader).unwrap();
+
+        // A table from before the rule: a token named like another's id.
+        let (beta, beta_token) = tokens.create("beta", Role::Reader).unwrap();
+        {
+            let mut table = tokens.table.write().unwrap();
+            table.get_mut(&beta.id).unwrap().name = alpha.id.clone();
+        }
+        let err = tokens.revoke(&alpha.id).unwrap_err();
+        assert!(matches!(err, TokenError::Ambiguous(_)), "{err}");
+        assert!(
+            err.to_string().contains(&format!("id:{}", alpha.id)),
+            "{err}"
+        );
+        assert!(tokens.authenticate(&alpha_token).is_some());
+        assert!(tokens.authenticate(&beta_token).is_some());
+        // Saying which revokes exactly that one.
+        assert!(tokens.revoke(&format!("name:{}", alpha.id)).unwrap());
+        assert!(tokens.authenticate(&beta_token).is_none());
+        assert!(tokens.authenticate(&alpha_token).is_some());
+        assert!(tokens.revoke(&format!("id:{}", alpha.id)).unwrap());
+        assert!(tokens.authenticate(&alpha_token).is_none());
+        assert!(!tokens.revoke("id:nope").unwrap());
+    }
+
+    #[test]
+    fn revocations_are_announced_and_last_used_is_saved_only_when_changed() {
+        let store: Arc<dyn Store> = Arc::new(kreisnetz_storage::MemStore::new());
+        let tokens = Tokens::load(store.clone()).unwrap();
+        let (portal, token) = tokens.create("portal", Role::Reader).unwrap();
+        let revocations = tokens.revocations();
+        assert!(!revocations.has_changed().unwrap());
+        for _ in 0..100 {
+            tokens.authenticate(&token).unwrap();
+        }
+        // Not yet written: a reload sees no use.
+        let reloaded = Tokens::load(store.clone()).unwrap();
+        assert_eq!(reloaded.list()[0].last_used_ms, None);
+        tokens.save_last_used().unwrap();
+        let used = Tokens::load(store.clone()).unwrap().list()[0].last_used_ms;
+        assert!(used.is_some());
+        assert!(!tokens.last_used_dirty.load(Ordering::Acquire));
+        tokens.save_last_used().unwrap(); // nothing changed: no write
+
+        assert!(tokens.is_valid(&portal.id));
+        tokens.revoke("portal").unwrap();
+        assert!(revocations.has_changed().unwrap());
+        assert!(!tokens.is_valid(&portal.id));
     }
 
     #[test]

@@ -72,6 +72,24 @@ pub struct ApiConfig {
     pub tls_cert: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Most connections open at once; at the limit the node stops accepting until one closes.
+    pub max_connections: usize,
+    /// A new connection must finish its TLS handshake within this, and then start its first
+    /// request within this again.
+    pub handshake_timeout_secs: u64,
+    /// A connection with no request in progress for this long is closed (an open `Watch`
+    /// stream is a request in progress).
+    pub idle_timeout_secs: u64,
+    /// Longest time a call may take until its response starts (streams then run on).
+    pub request_timeout_secs: u64,
+    /// HTTP/2 pings to each client this often; no answer within `keepalive_timeout_secs` closes
+    /// the connection (a client that vanished without closing it).
+    pub keepalive_interval_secs: u64,
+    pub keepalive_timeout_secs: u64,
+    /// TCP keepalive probes on idle sockets after this long.
+    pub tcp_keepalive_secs: u64,
+    /// Most calls in progress at once on one connection (HTTP/2 streams).
+    pub max_concurrent_streams: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -143,6 +161,14 @@ impl Default for ApiConfig {
             shutdown_grace_secs: 10,
             tls_cert: None,
             tls_key: None,
+            max_connections: 512,
+            handshake_timeout_secs: 10,
+            idle_timeout_secs: 300,
+            request_timeout_secs: 60,
+            keepalive_interval_secs: 60,
+            keepalive_timeout_secs: 20,
+            tcp_keepalive_secs: 60,
+            max_concurrent_streams: 128,
         }
     }
 }
@@ -206,6 +232,21 @@ const CLI_ENV: &[&str] = &[
     "ca_cert",
     "storage_faults",
 ];
+
+/// Refuses a value outside `min..=max`, naming the key and the allowed range.
+fn within<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<(), String> {
+    if value < min || value > max {
+        return Err(format!(
+            "{key} is {value}; it must be between {min} and {max}"
+        ));
+    }
+    Ok(())
+}
 
 impl Config {
     /// Defaults, then the data directory's config file (if present), then the environment.
@@ -285,14 +326,74 @@ impl Config {
                 self.api.listen
             ));
         }
-        if self.storage.max_batch == 0 {
-            return Err("storage.max_batch must be at least 1".into());
-        }
-        if self.federation.keepalive_secs == 0 || self.federation.keepalive_timeout_secs == 0 {
-            return Err(
-                "federation.keepalive_secs and keepalive_timeout_secs must be at least 1".into(),
-            );
-        }
+        let api = &self.api;
+        within("api.shutdown_grace_secs", api.shutdown_grace_secs, 0, 3600)?;
+        within("api.max_connections", api.max_connections, 1, 1_000_000)?;
+        within(
+            "api.handshake_timeout_secs",
+            api.handshake_timeout_secs,
+            1,
+            300,
+        )?;
+        within("api.idle_timeout_secs", api.idle_timeout_secs, 1, 86_400)?;
+        within(
+            "api.request_timeout_secs",
+            api.request_timeout_secs,
+            1,
+            3600,
+        )?;
+        within(
+            "api.keepalive_interval_secs",
+            api.keepalive_interval_secs,
+            1,
+            86_400,
+        )?;
+        within(
+            "api.keepalive_timeout_secs",
+            api.keepalive_timeout_secs,
+            1,
+            3600,
+        )?;
+        within("api.tcp_keepalive_secs", api.tcp_keepalive_secs, 1, 86_400)?;
+        within(
+            "api.max_concurrent_streams",
+            api.max_concurrent_streams,
+            1,
+            100_000,
+        )?;
+        let fed = &self.federation;
+        within(
+            "federation.max_frame_bytes",
+            fed.max_frame_bytes,
+            64 << 10,
+            1 << 30,
+        )?;
+        within(
+            "federation.max_document_bytes",
+            fed.max_document_bytes,
+            1 << 20,
+            64 << 30,
+        )?;
+        within(
+            "federation.backoff_max_ms",
+            fed.backoff_max_ms,
+            1,
+            3_600_000,
+        )?;
+        within("federation.keepalive_secs", fed.keepalive_secs, 1, 86_400)?;
+        within(
+            "federation.keepalive_timeout_secs",
+            fed.keepalive_timeout_secs,
+            1,
+            3600,
+        )?;
+        within("storage.max_batch", self.storage.max_batch, 1, 100_000)?;
+        within(
+            "storage.compact_min_bytes",
+            self.storage.compact_min_bytes,
+            0,
+            16 << 30,
+        )?;
         if self.federation.backoff_min_ms == 0
             || self.federation.backoff_min_ms > self.federation.backoff_max_ms
         {
@@ -480,6 +581,45 @@ mod tests {
         assert_eq!(Config::load(dir.path()).unwrap(), c);
         c.peers.push(c.peers[0].clone());
         assert!(c.check().unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn zero_and_absurd_values_are_refused_naming_the_key() {
+        let mut c = Config::default();
+        c.federation.max_frame_bytes = 0;
+        let err = c.check().unwrap_err();
+        assert!(err.contains("federation.max_frame_bytes is 0"), "{err}");
+        c.federation.max_frame_bytes = usize::MAX;
+        assert!(
+            c.check()
+                .unwrap_err()
+                .contains("federation.max_frame_bytes")
+        );
+        let mut c = Config::default();
+        c.api.max_connections = 0;
+        assert!(c.check().unwrap_err().contains("api.max_connections"));
+        let mut c = Config::default();
+        c.api.idle_timeout_secs = 0;
+        assert!(c.check().unwrap_err().contains("api.idle_timeout_secs"));
+        let mut c = Config::default();
+        c.federation.max_document_bytes = 0;
+        assert!(
+            c.check()
+                .unwrap_err()
+                .contains("federation.max_document_bytes")
+        );
+        let mut c = Config::default();
+        c.storage.max_batch = 0;
+        assert!(c.check().unwrap_err().contains("storage.max_batch"));
+        // Through the file, too.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[federation]\nmax_frame_bytes = 0\n",
+        )
+        .unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("federation.max_frame_bytes"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`view`]: the typed read side every read is served from;
 //! - [`feed`]: the resumable change feed;
 //! - [`api`]: the gRPC handlers and the mapping of every refusal to a status code;
+//! - [`connections`]: the API's connections: limits, timeouts, TLS;
 //! - [`metrics`]: the Prometheus metrics and their HTTP endpoint;
 //! - [`node`]: start-up and graceful shutdown;
 //! - [`config`]: the TOML configuration with environment overrides.
@@ -16,8 +17,10 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod federation;
 pub mod feed;
+pub mod files;
 pub mod metrics;
 pub mod node;
 pub mod view;

@@ -75,9 +75,11 @@ pub enum StartError {
     },
     #[error(transparent)]
     Open(#[from] crate::writer::OpenError),
-    #[error("cannot listen on {addr}: {source} (is another node running there? set api.listen)")]
+    #[error("cannot listen on {addr}: {source} (is another node running there? set {key})")]
     Bind {
         addr: SocketAddr,
+        /// The configuration key of this address (`api.listen`, `federation.listen`, ...).
+        key: &'static str,
         source: std::io::Error,
     },
     #[error("{0}")]
@@ -105,6 +107,7 @@ pub struct RunningNode {
     writer: std::thread::JoinHandle<()>,
     store: Arc<dyn Store>,
     published: Arc<Published>,
+    tokens: Arc<crate::auth::Tokens>,
     grace: std::time::Duration,
 }
 
@@ -237,6 +240,7 @@ pub async fn start_with(
                 ))
             })?;
     }
+    crate::files::check_permissions(data_dir).map_err(StartError::Other)?;
     let node_name = if config.district.name.is_empty() {
         "kreisnetz node"
     } else {
@@ -410,6 +414,7 @@ pub async fn start_with(
         .await
         .map_err(|source| StartError::Bind {
             addr: config.api.listen,
+            key: "api.listen",
             source,
         })?;
     let api_addr = listener
@@ -419,6 +424,7 @@ pub async fn start_with(
         .await
         .map_err(|source| StartError::Bind {
             addr: config.federation.listen,
+            key: "federation.listen",
             source,
         })?;
     let federation_addr = fed_listener
@@ -561,20 +567,28 @@ pub async fn start_with(
         .build_v1()
         .map_err(|e| StartError::Other(format!("reflection: {e}")))?;
 
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let auth = crate::auth::Authenticate(tokens);
-    let mut builder = tonic::transport::Server::builder();
-    if let (Some(cert), Some(key)) = (&config.api.tls_cert, &config.api.tls_key) {
-        let read = |p: &std::path::PathBuf| {
-            std::fs::read(p).map_err(|e| {
-                StartError::Other(format!("api TLS: cannot read {}: {e}", p.display()))
-            })
-        };
-        let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
-        builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| StartError::Other(format!("api TLS: {e}")))?;
-    }
+    let api_tls = match (&config.api.tls_cert, &config.api.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::connections::tls_config(cert, key).map_err(StartError::Other)?)
+        }
+        _ => None,
+    };
+    let incoming = crate::connections::incoming(
+        listener,
+        api_tls,
+        crate::connections::Limits::of(&config.api),
+    );
+    crate::auth::spawn_last_used_saver(tokens.clone(), shutdown_rx.clone());
+    let auth = crate::auth::Authenticate(tokens.clone());
+    let secs = std::time::Duration::from_secs;
+    let mut builder = tonic::transport::Server::builder()
+        .timeout(secs(config.api.request_timeout_secs))
+        .http2_keepalive_interval(Some(secs(config.api.keepalive_interval_secs)))
+        .http2_keepalive_timeout(Some(secs(config.api.keepalive_timeout_secs)))
+        .max_concurrent_streams(config.api.max_concurrent_streams)
+        // Headers carry a token and little else; hyper's default allows 16 MiB.
+        .http2_max_header_list_size(64 << 10)
+        .layer(crate::connections::TrackRequests);
     let mut shutdown_wait = shutdown_rx;
     // Health and reflection stay open; everything else needs a token.
     let router = builder
@@ -617,6 +631,7 @@ pub async fn start_with(
         writer: writer_join,
         store,
         published,
+        tokens,
         grace: std::time::Duration::from_secs(config.api.shutdown_grace_secs),
     })
 }
@@ -678,6 +693,10 @@ impl RunningNode {
             tracing::warn!(
                 "the sync thread did not stop in time; its queued work is synced again later"
             );
+        }
+        // The tokens' last-used times since the last periodic save, flushed with the rest.
+        if let Err(e) = self.tokens.save_last_used() {
+            tracing::warn!(error = %e, "cannot save the tokens' last-used times");
         }
         let store = self.store;
         tokio::time::timeout_at(

@@ -97,6 +97,10 @@ pub fn contact_to_proto(c: &Contact) -> v1::Contact {
 /// Collects parse problems while a message is read.
 struct Parser {
     violations: Violations,
+    /// Reading what a node sent back (a client such as the CLI): stored values are taken as
+    /// they are, even where a request with them would now be refused (a year outside
+    /// 1000-9999, the nil UUID: older versions accepted them, and replicas carry them).
+    from_server: bool,
 }
 
 impl Parser {
@@ -140,7 +144,12 @@ impl Parser {
         if s.trim().is_empty() {
             return None;
         }
-        match parse_date(s) {
+        let parsed = if self.from_server {
+            kreisnetz_model::parse_stored_date(s)
+        } else {
+            parse_date(s)
+        };
+        match parsed {
             Ok(d) => Some(d),
             Err(e) => {
                 self.violations.push(field, e);
@@ -199,8 +208,19 @@ pub fn parse_offering_partially(
     id: RecordId,
     now: Timestamp,
 ) -> (Offering, Violations) {
+    read_offering(p, district, id, now, false)
+}
+
+fn read_offering(
+    p: &v1::Offering,
+    district: DistrictId,
+    id: RecordId,
+    now: Timestamp,
+    from_server: bool,
+) -> (Offering, Violations) {
     let mut ps = Parser {
         violations: Violations::default(),
+        from_server,
     };
     let category = ps.vocab(
         "category",
@@ -245,7 +265,14 @@ pub fn parse_offering_partially(
         )
         .unwrap_or(OfferingStatus::Active);
     let languages = ps.set::<LanguageCode>("languages", &p.languages);
-    let contact_ids = ps.set::<RecordIdParse>("contact_ids", &p.contact_ids);
+    let contact_ids: BTreeSet<RecordIdParse> = if from_server {
+        ps.set::<StoredRecordId>("contact_ids", &p.contact_ids)
+            .into_iter()
+            .map(|s| RecordIdParse(s.0))
+            .collect()
+    } else {
+        ps.set::<RecordIdParse>("contact_ids", &p.contact_ids)
+    };
     let start_date = ps.date("start_date", &p.start_date);
     let end_date = ps.date("end_date", &p.end_date);
     let o = Offering {
@@ -280,6 +307,20 @@ pub fn parse_offering_partially(
     (o, ps.violations)
 }
 
+/// A record ID as a node sent it back (the nil UUID included).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct StoredRecordId(RecordId);
+
+impl FromStr for StoredRecordId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.trim()
+            .parse()
+            .map(StoredRecordId)
+            .map_err(|_| format!("{} is not a UUID", kreisnetz_model::quote(s)))
+    }
+}
+
 /// A UUID whose parse error reads well in a field violation.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct RecordIdParse(RecordId);
@@ -287,9 +328,7 @@ struct RecordIdParse(RecordId);
 impl FromStr for RecordIdParse {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.parse()
-            .map(RecordIdParse)
-            .map_err(|_| format!("\"{s}\" is not a UUID"))
+        RecordId::parse_given(s).map(RecordIdParse)
     }
 }
 
@@ -324,6 +363,7 @@ pub fn parse_contact_partially(
 ) -> (Contact, Violations) {
     let mut ps = Parser {
         violations: Violations::default(),
+        from_server: false,
     };
     let languages = ps.set::<LanguageCode>("languages", &p.languages);
     let c = Contact {
@@ -346,7 +386,14 @@ pub fn parse_contact_partially(
 /// from the message.
 pub fn offering_from_server(p: &v1::Offering) -> Result<Offering, Violations> {
     let (district, id) = ids_from_server(&p.district_id, &p.id)?;
-    let mut o = parse_offering(p, district, id, from_timestamp(p.create_time.as_ref()))?;
+    let (mut o, problems) = read_offering(
+        p,
+        district,
+        id,
+        from_timestamp(p.create_time.as_ref()),
+        true,
+    );
+    problems.into_result()?;
     o.update_time = from_timestamp(p.update_time.as_ref());
     Ok(o)
 }
@@ -378,6 +425,24 @@ fn ids_from_server(district: &str, id: &str) -> Result<(DistrictId, RecordId), V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_node_sends_back_is_read_even_where_a_request_would_be_refused() {
+        let mut stored = offering_to_proto(
+            &offering_from_proto(&wire(), district(), RecordId::new_random(), Timestamp(0))
+                .unwrap(),
+        );
+        // Accepted by older versions, so a replica may carry them.
+        stored.start_date = "0999-01-01".into();
+        stored.contact_ids = vec!["00000000-0000-0000-0000-000000000000".into()];
+        let read = offering_from_server(&stored).unwrap();
+        assert_eq!(read.start_date.unwrap().year(), 999);
+        assert_eq!(read.contact_ids.len(), 1);
+        // A request with the same values is refused.
+        let v =
+            parse_offering(&stored, district(), RecordId::new_random(), Timestamp(0)).unwrap_err();
+        assert!(v.has("start_date") && v.has("contact_ids[0]"), "{v}");
+    }
 
     fn district() -> DistrictId {
         DistrictId::from_public_key(b"Stadt Delmenhorst")

@@ -13,6 +13,7 @@ pub mod v1 {
 /// The encoded `FileDescriptorSet` of all kreisnetz protos, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("kreisnetz_descriptor");
 
+pub mod codec;
 pub mod convert;
 
 /// A client-side interceptor that sends `authorization: Bearer <token>` with every call, for

@@ -81,8 +81,9 @@ pub(crate) use error::Refusal;
 pub use error::TransportError;
 pub use peers::PinnedPeers;
 pub use server::{
-    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES, IncomingOptions, PeerInfo, TlsConn,
-    TlsIncoming, peer_info, peer_node_id, tls_incoming, tls_incoming_with,
+    ConnectionSlot, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES, Incoming,
+    IncomingOptions, PeerInfo, TlsConn, TlsIncoming, incoming_with, peer_info, peer_node_id,
+    tls_incoming, tls_incoming_with,
 };
 pub use verify::{PinnedClientVerifier, PinnedServerVerifier};
 

@@ -132,13 +132,20 @@ impl FederationAdmin {
             return Err(AdminError::Invalid("that is this node's own ID".into()));
         }
         let address = address.trim().to_string();
+        if address.len() > 300 || address.chars().any(char::is_control) {
+            return Err(AdminError::Invalid(format!(
+                "address {} is not host:port (at most 300 characters, no control characters)",
+                kreisnetz_model::quote(&address)
+            )));
+        }
         if !address.is_empty()
             && address
                 .rsplit_once(':')
                 .is_none_or(|(_, port)| port.parse::<u16>().is_err())
         {
             return Err(AdminError::Invalid(format!(
-                "address \"{address}\" is not host:port"
+                "address {} is not host:port",
+                kreisnetz_model::quote(&address)
             )));
         }
         let peer = PeerConfig {
