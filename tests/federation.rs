@@ -564,3 +564,41 @@ async fn two_nodes_of_one_district_both_take_writes_and_their_edits_merge() {
         "{peers:?}"
     );
 }
+
+/// A relay is killed (SIGKILL) right after it passed a change on: the change was durable on the
+/// relay before it went out, so the relay has it after its restart — from its own disk, with
+/// both neighbours stopped — and the line converges again.
+#[tokio::test]
+async fn a_relay_killed_right_after_forwarding_keeps_what_it_forwarded() {
+    let mut a = TestNode::start("Landkreis Ammerland");
+    let mut b = TestNode::start("Stadt Oldenburg (Oldb)");
+    let mut c = TestNode::start("Landkreis Oldenburg");
+    link(&a, &b).await;
+    link(&b, &c).await;
+    // C trusts A's district too (it only hears of A through B).
+    let a_district = a.status().await.district_id;
+    c.trust(&a_district, &a.district).await;
+    b.trust(&a_district, &a.district).await;
+    let title = "Willkommenslotsen Bad Zwischenahn";
+    create(&a, title).await;
+    eventually("C has A's offering through B", || async {
+        list_all(&c).await.iter().any(|o| o.title == title)
+    })
+    .await;
+    b.kill();
+    a.stop().await;
+    c.stop().await;
+    b.restart();
+    assert!(
+        list_all(&b).await.iter().any(|o| o.title == title),
+        "the relay lost what it had passed on"
+    );
+    a.restart();
+    c.restart();
+    let late = "Sprachpaten Westerstede";
+    create(&a, late).await;
+    eventually("the line converges again", || async {
+        list_all(&c).await.iter().any(|o| o.title == late)
+    })
+    .await;
+}

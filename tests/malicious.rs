@@ -821,3 +821,186 @@ async fn f_real_records_of_a_and_b_do_not_cover_changes_they_never_made() {
         }
     }
 }
+
+/// (g) Forged updates, deletes and contact changes of D's real data — relayed to A and sent
+/// straight to B (the relay, not only the first hop) with D's real record attached. Nothing of
+/// them is applied anywhere; D's real offerings stay as the owner wrote them.
+#[tokio::test]
+async fn g_forged_updates_deletes_and_contacts_are_refused_by_every_hop() {
+    use kreisnetz_model::OfferingField;
+    let mut net = setup().await;
+    let d = net.owner.id();
+    let titles = ["Diepholz: Sprachkurs A1", "Diepholz: Jobcoaching"];
+    for t in titles {
+        net.owner.write(t);
+    }
+    let record = net.owner.sign();
+    net.rogue
+        .send(sync_frame(d, net.owner.changes(), vec![record.clone()]))
+        .await;
+    for t in titles {
+        eventually("A applies D's signed change", || has_title(&net.a, t)).await;
+        eventually("B gets it from A", || has_title(&net.b, t)).await;
+    }
+    // On a copy: rename the first, delete the second, add a contact — none signed by D.
+    let heads = net.owner.doc.heads();
+    let mut copy = net.owner.doc.fork();
+    let real = copy.offerings();
+    let mut renamed = real.iter().find(|o| o.title == titles[0]).unwrap().clone();
+    renamed.title = "Gefälscht: umbenannt".into();
+    copy.update_offering(&renamed, &[OfferingField::Title])
+        .unwrap();
+    copy.commit("update", Timestamp::now().0 / 1000);
+    let deleted = real.iter().find(|o| o.title == titles[1]).unwrap().id;
+    copy.delete_offering(&deleted).unwrap();
+    copy.commit("delete", Timestamp::now().0 / 1000);
+    let contact = kreisnetz_proto::convert::contact_from_proto(
+        &counsellor("Gefälschte Beraterin"),
+        d,
+        RecordId::new_random(),
+        Timestamp::now(),
+    )
+    .unwrap();
+    copy.create_contact(&contact).unwrap();
+    copy.commit("contact", Timestamp::now().0 / 1000);
+    let forged = copy.automerge().save_after(&heads);
+
+    // Straight at the relay B, and through A.
+    let rogue_b = Rogue::connect(&net.b).await;
+    eventually("B counts the second rogue as connected", || async {
+        rogue_b.status_on(&net.b).await.connected
+    })
+    .await;
+    rogue_b
+        .send(sync_frame(d, forged.clone(), vec![record.clone()]))
+        .await;
+    net.rogue.send(sync_frame(d, forged, vec![record])).await;
+    eventually("B refuses the forged changes", || async {
+        rejected(&net.b, &rogue_b.id, Some(&d), "unsigned").await >= 1.0
+    })
+    .await;
+    eventually("A refuses the forged changes", || async {
+        rejected(&net.a, &net.rogue.id, Some(&d), "unsigned").await >= 1.0
+    })
+    .await;
+    still_converge(&net, "g").await;
+    for node in [&net.a, &net.b] {
+        for t in titles {
+            assert!(has_title(node, t).await, "{t} is gone on {}", node.district);
+        }
+        assert!(!has_title(node, "Gefälscht: umbenannt").await);
+        let contacts = node
+            .contacts()
+            .await
+            .list_contacts(v1::ListContactsRequest {
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .contacts;
+        assert!(
+            contacts
+                .iter()
+                .all(|c| c.display_name != "Gefälschte Beraterin"),
+            "a forged contact is on {}",
+            node.district
+        );
+    }
+}
+
+/// The node's resident memory, from /proc.
+fn rss_mib(node: &TestNode) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", node.pid().unwrap()))
+        .unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// (h) A rogue that tries to exhaust A: ~10 MiB of uncovered changes (more than the quarantine
+/// holds) and a flood of frames. The quarantine stays within its bounds, A's memory stays
+/// bounded, and A keeps serving and syncing with B.
+#[tokio::test]
+async fn h_a_rogue_flooding_the_quarantine_meets_its_bounds() {
+    let mut net = setup().await;
+    let d = net.owner.id();
+    net.owner.write("Diepholz: echt");
+    let record = net.owner.sign();
+    net.rogue
+        .send(sync_frame(d, net.owner.changes(), vec![record.clone()]))
+        .await;
+    eventually("A applies D's signed change", || {
+        has_title(&net.a, "Diepholz: echt")
+    })
+    .await;
+    let rss_before = rss_mib(&net.a);
+    // 480 forged offerings with 20 KB descriptions each, in frames of 40 (~800 KB each).
+    let mut copy = net.owner.doc.fork();
+    let long = "Unsinn ".repeat(3000);
+    let mut sent = 0;
+    for frame in 0..12 {
+        let heads = copy.heads();
+        for i in 0..40 {
+            let mut offering = kreisnetz_proto::convert::offering_from_proto(
+                &language_course(&format!("Flut {frame}-{i}")),
+                d,
+                RecordId::new_random(),
+                Timestamp::now(),
+            )
+            .expect("valid");
+            // A rogue writes what it likes into its copy: no validation stands in its way.
+            offering.description = long.clone();
+            copy.create_offering(&offering).unwrap();
+            copy.commit("flood", Timestamp::now().0 / 1000);
+        }
+        let chunk = copy.automerge().save_after(&heads);
+        if net.rogue.closed.load(Ordering::SeqCst) {
+            break;
+        }
+        let _ = net
+            .rogue
+            .out
+            .send(wire::to_proto(sync_frame(d, chunk, vec![record.clone()])))
+            .await;
+        sent += 1;
+    }
+    // A flood of small frames: the same real record, over and over.
+    for _ in 0..2000 {
+        if net.rogue.closed.load(Ordering::SeqCst) {
+            break;
+        }
+        let _ = net
+            .rogue
+            .out
+            .send(wire::to_proto(Frame::Signed {
+                doc: d,
+                signed: vec![record.clone()],
+            }))
+            .await;
+    }
+    assert!(sent > 0);
+    eventually("A counts the flood as unsigned changes", || async {
+        rejected(&net.a, &net.rogue.id, Some(&d), "unsigned").await >= 1.0
+    })
+    .await;
+    // The quarantine holds at most 4,096 changes / 8 MiB per document: ~10 MiB were sent.
+    let held = quarantined(&net.a, &d).await;
+    assert!(held <= 4096.0, "quarantine holds {held} changes");
+    assert!(
+        held < 480.0,
+        "the quarantine kept all {held} flooded changes"
+    );
+    still_converge(&net, "h").await;
+    for frame in [0, 11] {
+        assert!(!has_title(&net.a, &format!("Flut {frame}-0")).await);
+    }
+    let rss_after = rss_mib(&net.a);
+    assert!(
+        rss_after < rss_before + 200.0,
+        "A's memory grew from {rss_before:.0} to {rss_after:.0} MiB"
+    );
+}
