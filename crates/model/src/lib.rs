@@ -18,7 +18,9 @@ pub use record::{
     Contact, ContactField, Coordinates, Offering, OfferingField, Timestamp, format_date, parse_date,
 };
 pub use validation::{FieldViolation, Violations};
-pub use vocabulary::{Category, OfferingStatus, ProviderKind, TargetGroup, UnknownTerm};
+pub use vocabulary::{
+    Category, LanguageLevel, OfferingFormat, OfferingStatus, ProviderKind, TargetGroup, UnknownTerm,
+};
 
 /// The kinds of record a district document holds.
 #[derive(
