@@ -1,0 +1,874 @@
+//! The overlaps report: pairs of offerings — in one district or across districts — that
+//! plausibly serve the same need ("Doppelstrukturen").
+//!
+//! # What makes two offerings the same need
+//! A pair is only considered when all of these hold (each one is a hard rule):
+//! - **related categories**: the same category, or two of one family (language and
+//!   integration courses; job counselling, apprenticeships and recognition of qualifications;
+//!   migration counselling and legal advice; volunteer mentoring and social/leisure);
+//! - **shared target groups** (an offering for `all` shares every group);
+//! - **overlapping time**: their date windows share a day; missing dates are open ends, so
+//!   two ongoing offerings overlap;
+//! - **near each other**: at most `max_km` apart (own coordinates, else the municipality's
+//!   centre from [`crate::places`]); offerings whose place is unknown are compared only within
+//!   their own district;
+//! - neither has ended (`status: ended`).
+//!
+//! Such a pair then gets a score in [0, 1]: 0.1 × category (same 1, related 0.6) + 0.1 ×
+//! target groups (Jaccard; 0.7 when one is for `all`) + 0.1 × closeness (1 at 0 km, 0 at
+//! `max_km`) + 0.7 × text similarity — the Dice coefficient of the German-normalised term sets
+//! (see [`crate::text`]) of the titles, or the mean of title and description similarity when
+//! both have a description (similar titles with unrelated descriptions are usually two
+//! different offerings for the same people: "Nachhilfe für Jugendliche", "Fußball-AG für
+//! Jugendliche"). Text weighs most: the hard rules already say "same kind, same people, same
+//! time, same area"; whether it is the same offering is in the words. The sum is multiplied by factors for the fields that tell needs apart: another
+//! language level ×0.5, online vs in person ×0.8, childcare offered by one only ×0.85,
+//! barrier-free at one only ×0.95; the same level adds 0.05. Pairs scoring at least
+//! `min_score` are reported with every reason as data ([`Reason`]) and an English sentence.
+//!
+//! # Blocking
+//! Never all pairs: offerings are put into blocks by category family × a grid cell of
+//! `max_km` × `max_km` (so any two offerings within `max_km` are in the same or neighbouring
+//! cells); only pairs within a block and its neighbours are compared, and for those the cheap
+//! rules (target groups, time, distance) run before any text is compared. With the region's
+//! offerings spread over its ~60 municipalities, the work grows with the number of offerings
+//! times the size of a block, not with its square. The time rule is checked per pair, not
+//! blocked: with open-ended ("ongoing") offerings, time buckets would not split much.
+//!
+//! # Known overlaps
+//! A [`KnownOverlap`] marks a pair as known or intended (with a note and the district that
+//! marked it); a marked pair is still reported, after the new ones, with `known` set. How
+//! marks are stored (in the marking district's own document, so they sync and are signed) is
+//! not part of this crate: the caller passes the marks it holds.
+use std::collections::HashMap;
+
+use kreisnetz_model::{
+    Category, Coordinates, DistrictId, LanguageLevel, Offering, OfferingFormat, OfferingStatus,
+    RecordKind, TargetGroup, resource_name,
+};
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::filter::DateWindow;
+use crate::places::{distance_km, location_of, municipality_key};
+use crate::reports::Districts;
+use crate::text::Analyzer;
+
+/// Thresholds of the overlaps report.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OverlapOptions {
+    /// Pairs scoring below this are not reported (default 0.5).
+    pub min_score: f64,
+    /// Offerings further apart than this are never the same need (default 30 km).
+    pub max_km: f64,
+}
+
+impl Default for OverlapOptions {
+    fn default() -> Self {
+        OverlapOptions {
+            min_score: 0.5,
+            max_km: 30.0,
+        }
+    }
+}
+
+/// A district's mark on a pair of offerings: known or intended, not a duplicate to remove.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownOverlap {
+    /// Resource names of the offerings (`districts/…/offerings/…`), two or more.
+    pub offerings: Vec<String>,
+    /// Why, e.g. "not a duplicate: different language levels".
+    pub note: String,
+    pub marked_by: DistrictId,
+}
+
+/// Why two offerings look like the same need: a code with its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Reason {
+    SameCategory {
+        category: Category,
+    },
+    RelatedCategory {
+        categories: [Category; 2],
+    },
+    SharedTargetGroups {
+        target_groups: Vec<TargetGroup>,
+    },
+    /// Both run at a common time: the days they share (`null`: open end).
+    OverlappingTime {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// Neither has dates: both ongoing.
+    BothOngoing,
+    SameMunicipality {
+        municipality: String,
+    },
+    Nearby {
+        km: f64,
+    },
+    SimilarTitle {
+        similarity: f64,
+    },
+    SimilarDescription {
+        similarity: f64,
+    },
+    SameLevel {
+        level: LanguageLevel,
+    },
+    DifferentLevel {
+        levels: [LanguageLevel; 2],
+    },
+    SameFormat {
+        format: OfferingFormat,
+    },
+    DifferentFormat {
+        formats: [OfferingFormat; 2],
+    },
+    BothWithChildcare,
+    ChildcareAtOneOnly,
+    BothBarrierFree,
+    BarrierFreeAtOneOnly,
+}
+
+/// One reported pair.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Overlap {
+    /// Resource names, in a stable order.
+    pub offerings: Vec<String>,
+    pub titles: Vec<String>,
+    pub district_names: Vec<String>,
+    pub score: f64,
+    pub reasons: Vec<Reason>,
+    /// The reasons as an English sentence (clients in other languages render `reasons`).
+    pub explanation: String,
+    /// The mark, if a district marked this pair as known.
+    pub known: Option<KnownOverlap>,
+}
+
+/// The report: new overlaps by score (best first), then the known ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OverlapReport {
+    pub overlaps: Vec<Overlap>,
+    /// Pairs that passed blocking and were checked (for tests and benchmarks).
+    pub pairs_compared: usize,
+}
+
+/// Category families: categories in one family may serve the same need.
+fn family(c: Category) -> u8 {
+    use Category::*;
+    match c {
+        LanguageCourse | IntegrationCourse => 1,
+        JobCounselling | Apprenticeship | QualificationRecognition => 2,
+        MigrationCounselling | LegalAdvice => 3,
+        VolunteerMentoring | SocialLeisure => 4,
+        WomensSupport => 5,
+        YouthSupport => 6,
+        Childcare => 7,
+        Health => 8,
+        Housing => 9,
+        Other => 10,
+    }
+}
+
+/// What the comparison needs of one offering, computed once.
+struct Prepared<'a> {
+    o: &'a Offering,
+    family: u8,
+    /// Bit per target group; `all` sets every bit.
+    targets: u16,
+    loc: Option<Coordinates>,
+    window: DateWindow,
+    title: Vec<u32>,
+    description: Vec<u32>,
+}
+
+fn target_bits(o: &Offering) -> u16 {
+    if o.target_groups.contains(&TargetGroup::All) {
+        return u16::MAX;
+    }
+    o.target_groups
+        .iter()
+        .fold(0, |bits, t| bits | 1 << t.number())
+}
+
+struct Interner {
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn set(&mut self, analyzer: &Analyzer, text: &str) -> Vec<u32> {
+        let mut v: Vec<u32> = analyzer
+            .term_set(text)
+            .into_iter()
+            .map(|t| {
+                let n = self.ids.len() as u32;
+                *self.ids.entry(t).or_insert(n)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Dice coefficient of two sorted sets: 2 |A ∩ B| / (|A| + |B|); 0 when both are empty.
+fn dice(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    2.0 * common as f64 / (a.len() + b.len()) as f64
+}
+
+/// Block key: family, then grid cell (or the district for offerings without a place).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Cell {
+    Grid(i32, i32),
+    Unplaced(usize),
+}
+
+/// Kilometres per degree at the region's latitude (~53° N); the grid only needs to be right
+/// within the region.
+const KM_PER_DEG_LAT: f64 = 111.2;
+const KM_PER_DEG_LON: f64 = 66.9;
+
+fn cell_of(p: &Prepared<'_>, max_km: f64, district_ix: usize) -> Cell {
+    match p.loc {
+        Some(c) => Cell::Grid(
+            (c.latitude * KM_PER_DEG_LAT / max_km).floor() as i32,
+            (c.longitude * KM_PER_DEG_LON / max_km).floor() as i32,
+        ),
+        None => Cell::Unplaced(district_ix),
+    }
+}
+
+/// The pairs (by index) that blocking lets through to be compared, each once, `i < j`.
+fn candidate_pairs(prepared: &[Prepared<'_>], max_km: f64) -> Vec<(usize, usize)> {
+    let mut districts: HashMap<DistrictId, usize> = HashMap::new();
+    let mut blocks: HashMap<(u8, Cell), Vec<usize>> = HashMap::new();
+    for (i, p) in prepared.iter().enumerate() {
+        let n = districts.len();
+        let d = *districts.entry(p.o.district_id).or_insert(n);
+        blocks
+            .entry((p.family, cell_of(p, max_km, d)))
+            .or_default()
+            .push(i);
+    }
+    let mut pairs = Vec::new();
+    // Each neighbouring cell once: the cell itself and the half of its neighbours "after" it.
+    const NEIGHBOURS: [(i32, i32); 4] = [(0, 1), (1, -1), (1, 0), (1, 1)];
+    for (&(fam, cell), members) in &blocks {
+        for (a, &i) in members.iter().enumerate() {
+            for &j in &members[a + 1..] {
+                pairs.push((i.min(j), i.max(j)));
+            }
+        }
+        if let Cell::Grid(x, y) = cell {
+            for (dx, dy) in NEIGHBOURS {
+                if let Some(other) = blocks.get(&(fam, Cell::Grid(x + dx, y + dy))) {
+                    for &i in members {
+                        for &j in other {
+                            pairs.push((i.min(j), i.max(j)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    pairs
+}
+
+/// Runs the overlaps report over the offerings of the read view.
+pub fn overlaps<'a>(
+    offerings: impl IntoIterator<Item = &'a Offering>,
+    districts: &Districts,
+    known: &[KnownOverlap],
+    options: &OverlapOptions,
+) -> OverlapReport {
+    let analyzer = Analyzer::german();
+    let mut interner = Interner {
+        ids: HashMap::new(),
+    };
+    let prepared: Vec<Prepared<'a>> = offerings
+        .into_iter()
+        .filter(|o| o.status != OfferingStatus::Ended)
+        .map(|o| Prepared {
+            o,
+            family: family(o.category),
+            targets: target_bits(o),
+            loc: location_of(o),
+            window: DateWindow::of(o),
+            title: interner.set(&analyzer, &o.title),
+            description: interner.set(&analyzer, &o.description),
+        })
+        .collect();
+    let pairs = candidate_pairs(&prepared, options.max_km);
+    let pairs_compared = pairs.len();
+    let mut found: Vec<Overlap> = pairs
+        .into_iter()
+        .filter_map(|(i, j)| {
+            let (score, reasons) = compare(&prepared[i], &prepared[j], options)?;
+            (score >= options.min_score).then_some((i, j, score, reasons))
+        })
+        .map(|(i, j, score, reasons)| {
+            overlap(
+                prepared[i].o,
+                prepared[j].o,
+                score,
+                reasons,
+                districts,
+                known,
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| {
+        a.known
+            .is_some()
+            .cmp(&b.known.is_some())
+            .then(b.score.total_cmp(&a.score))
+            .then_with(|| a.offerings.cmp(&b.offerings))
+    });
+    OverlapReport {
+        overlaps: found,
+        pairs_compared,
+    }
+}
+
+/// Compares two prepared offerings: `None` if a hard rule fails, else the score and reasons.
+fn compare(
+    a: &Prepared<'_>,
+    b: &Prepared<'_>,
+    options: &OverlapOptions,
+) -> Option<(f64, Vec<Reason>)> {
+    // Cheap rules first.
+    let shared = a.targets & b.targets;
+    if shared == 0 || a.family != b.family || !a.window.overlaps(&b.window) {
+        return None;
+    }
+    let km = match (a.loc, b.loc) {
+        (Some(x), Some(y)) => {
+            let km = distance_km(x, y);
+            if km > options.max_km {
+                return None;
+            }
+            Some(km)
+        }
+        _ if a.o.district_id != b.o.district_id => return None,
+        _ => None,
+    };
+    let (oa, ob) = (a.o, b.o);
+    let mut reasons = Vec::new();
+
+    let category = if oa.category == ob.category {
+        reasons.push(Reason::SameCategory {
+            category: oa.category,
+        });
+        1.0
+    } else {
+        reasons.push(Reason::RelatedCategory {
+            categories: [oa.category, ob.category],
+        });
+        0.6
+    };
+
+    let shared_groups: Vec<TargetGroup> = if shared == u16::MAX {
+        vec![TargetGroup::All]
+    } else {
+        TargetGroup::ALL
+            .iter()
+            .copied()
+            .filter(|t| t.number() < 16 && shared & (1 << t.number()) != 0)
+            .collect()
+    };
+    let union = (a.targets | b.targets).count_ones().max(1) as f64;
+    let targets = if shared == u16::MAX {
+        1.0
+    } else if a.targets == u16::MAX || b.targets == u16::MAX {
+        0.7
+    } else {
+        shared.count_ones() as f64 / union
+    };
+    reasons.push(Reason::SharedTargetGroups {
+        target_groups: shared_groups,
+    });
+
+    let from = max_date(a.window.from, b.window.from);
+    let to = min_date(a.window.to, b.window.to);
+    if a.window == DateWindow::default() && b.window == DateWindow::default() {
+        reasons.push(Reason::BothOngoing);
+    } else {
+        reasons.push(Reason::OverlappingTime {
+            from: from.map(kreisnetz_model::format_date),
+            to: to.map(kreisnetz_model::format_date),
+        });
+    }
+
+    let closeness = match km {
+        Some(km) => {
+            if municipality_key(&oa.municipality) == municipality_key(&ob.municipality) {
+                reasons.push(Reason::SameMunicipality {
+                    municipality: oa.municipality.clone(),
+                });
+            } else {
+                reasons.push(Reason::Nearby {
+                    km: (km * 10.0).round() / 10.0,
+                });
+            }
+            1.0 - km / options.max_km
+        }
+        None => 0.5,
+    };
+
+    let title_sim = dice(&a.title, &b.title);
+    let text = if a.description.is_empty() || b.description.is_empty() {
+        title_sim
+    } else {
+        let desc_sim = dice(&a.description, &b.description);
+        if desc_sim >= 0.2 {
+            reasons.push(Reason::SimilarDescription {
+                similarity: round2(desc_sim),
+            });
+        }
+        0.5 * title_sim + 0.5 * desc_sim
+    };
+    if title_sim > 0.0 {
+        reasons.push(Reason::SimilarTitle {
+            similarity: round2(title_sim),
+        });
+    }
+
+    let mut score = 0.1 * category + 0.1 * targets + 0.1 * closeness + 0.7 * text;
+    match (oa.language_level, ob.language_level) {
+        (Some(x), Some(y)) if x == y => {
+            reasons.push(Reason::SameLevel { level: x });
+            score += 0.05;
+        }
+        (Some(x), Some(y)) => {
+            reasons.push(Reason::DifferentLevel { levels: [x, y] });
+            score *= 0.5;
+        }
+        _ => {}
+    }
+    match (oa.format, ob.format) {
+        (Some(x), Some(y)) if x == y => reasons.push(Reason::SameFormat { format: x }),
+        (Some(x), Some(y)) => {
+            reasons.push(Reason::DifferentFormat { formats: [x, y] });
+            if x != OfferingFormat::Hybrid && y != OfferingFormat::Hybrid {
+                score *= 0.8;
+            }
+        }
+        _ => {}
+    }
+    match (oa.childcare, ob.childcare) {
+        (Some(true), Some(true)) => reasons.push(Reason::BothWithChildcare),
+        (Some(x), Some(y)) if x != y => {
+            reasons.push(Reason::ChildcareAtOneOnly);
+            score *= 0.85;
+        }
+        _ => {}
+    }
+    match (oa.barrier_free, ob.barrier_free) {
+        (Some(true), Some(true)) => reasons.push(Reason::BothBarrierFree),
+        (Some(x), Some(y)) if x != y => {
+            reasons.push(Reason::BarrierFreeAtOneOnly);
+            score *= 0.95;
+        }
+        _ => {}
+    }
+    Some((round2(score.clamp(0.0, 1.0)), reasons))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn max_date(a: Option<Date>, b: Option<Date>) -> Option<Date> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn min_date(a: Option<Date>, b: Option<Date>) -> Option<Date> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn overlap(
+    a: &Offering,
+    b: &Offering,
+    score: f64,
+    reasons: Vec<Reason>,
+    districts: &Districts,
+    known: &[KnownOverlap],
+) -> Overlap {
+    let mut pair = [a, b];
+    pair.sort_by_key(|o| (o.district_id, o.id));
+    let names: Vec<String> = pair
+        .iter()
+        .map(|o| resource_name(&o.district_id, RecordKind::Offering, &o.id))
+        .collect();
+    let known = known
+        .iter()
+        .find(|k| names.iter().all(|n| k.offerings.contains(n)))
+        .cloned();
+    let explanation = explain(pair[0], pair[1], score, &reasons);
+    Overlap {
+        titles: pair.iter().map(|o| o.title.clone()).collect(),
+        district_names: pair
+            .iter()
+            .map(|o| districts.name(&o.district_id))
+            .collect(),
+        offerings: names,
+        score,
+        reasons,
+        explanation,
+        known,
+    }
+}
+
+/// The reasons as an English sentence, e.g. "both language_course for women, Cloppenburg and
+/// Emstek 7.3 km apart, overlapping 2027-02-01 to 2027-07-31, titles 0.80 similar".
+pub fn explain(a: &Offering, b: &Offering, score: f64, reasons: &[Reason]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut groups = String::new();
+    for r in reasons {
+        if let Reason::SharedTargetGroups { target_groups } = r {
+            let keys: Vec<&str> = target_groups.iter().map(|t| t.key()).collect();
+            groups = format!(" for {}", keys.join(" and "));
+        }
+    }
+    for r in reasons {
+        let text = match r {
+            Reason::SameCategory { category } => format!("both {category}{groups}"),
+            Reason::RelatedCategory { categories } => {
+                format!("{} and {}{groups}", categories[0], categories[1])
+            }
+            Reason::SharedTargetGroups { .. } => continue,
+            Reason::OverlappingTime { from, to } => format!(
+                "running at the same time ({} to {})",
+                from.as_deref().unwrap_or("open"),
+                to.as_deref().unwrap_or("open")
+            ),
+            Reason::BothOngoing => "both ongoing".into(),
+            Reason::SameMunicipality { municipality } => format!("both in {municipality}"),
+            Reason::Nearby { km } => {
+                format!("{} and {} {km:.1} km apart", a.municipality, b.municipality)
+            }
+            Reason::SimilarTitle { similarity } => format!("titles {similarity:.2} similar"),
+            Reason::SimilarDescription { similarity } => {
+                format!("descriptions {similarity:.2} similar")
+            }
+            Reason::SameLevel { level } => format!("both level {}", level.key().to_uppercase()),
+            Reason::DifferentLevel { levels } => format!(
+                "but levels {} and {}",
+                levels[0].key().to_uppercase(),
+                levels[1].key().to_uppercase()
+            ),
+            Reason::SameFormat { format } => format!("both {format}"),
+            Reason::DifferentFormat { formats } => {
+                format!("but {} and {}", formats[0], formats[1])
+            }
+            Reason::BothWithChildcare => "both with childcare".into(),
+            Reason::ChildcareAtOneOnly => "but childcare at one only".into(),
+            Reason::BothBarrierFree => "both barrier-free".into(),
+            Reason::BarrierFreeAtOneOnly => "but barrier-free at one only".into(),
+        };
+        parts.push(text);
+    }
+    format!("{} (score {score:.2})", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{district, offering};
+    use kreisnetz_model::parse_date;
+
+    fn report(list: &[&Offering]) -> OverlapReport {
+        overlaps(
+            list.iter().copied(),
+            &Districts::default(),
+            &[],
+            &OverlapOptions::default(),
+        )
+    }
+
+    fn reasons_of(a: &Offering, b: &Offering) -> Vec<Reason> {
+        let r = overlaps(
+            [a, b],
+            &Districts::default(),
+            &[],
+            &OverlapOptions {
+                min_score: 0.0,
+                ..OverlapOptions::default()
+            },
+        );
+        r.overlaps
+            .first()
+            .map(|o| o.reasons.clone())
+            .unwrap_or_default()
+    }
+
+    fn pair() -> (Offering, Offering) {
+        let mut a = offering(
+            "Deutschkurs für Frauen",
+            Category::LanguageCourse,
+            "Cloppenburg",
+        );
+        a.description = "Sprachkurs A2 mit Kinderbetreuung".into();
+        a.target_groups = [TargetGroup::Women, TargetGroup::Refugees].into();
+        let mut b = offering("Sprachkurs für Frauen", Category::LanguageCourse, "Emstek");
+        b.description = "Deutschkurs A2, Kinder werden betreut".into();
+        b.target_groups = [TargetGroup::Women].into();
+        b.district_id = district("Landkreis Cloppenburg");
+        (a, b)
+    }
+
+    #[test]
+    fn a_differently_worded_pair_nearby_is_found_with_its_reasons() {
+        let (a, b) = pair();
+        let r = report(&[&a, &b]);
+        assert_eq!(r.overlaps.len(), 1, "{r:#?}");
+        let o = &r.overlaps[0];
+        assert!(o.score >= 0.5 && o.score <= 1.0);
+        assert!(o.reasons.contains(&Reason::SameCategory {
+            category: Category::LanguageCourse
+        }));
+        assert!(o.reasons.contains(&Reason::SharedTargetGroups {
+            target_groups: vec![TargetGroup::Women]
+        }));
+        assert!(o.reasons.contains(&Reason::BothOngoing));
+        assert!(
+            o.reasons
+                .iter()
+                .any(|r| matches!(r, Reason::Nearby { km } if (5.0..10.0).contains(km)))
+        );
+        assert!(
+            o.reasons
+                .iter()
+                .any(|r| matches!(r, Reason::SimilarTitle { similarity } if *similarity >= 0.5))
+        );
+        assert!(o.known.is_none());
+        let json = serde_json::to_value(o).unwrap();
+        assert_eq!(json["reasons"][0]["code"], "same_category");
+        assert!(
+            json["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["code"] == "nearby" && r["km"].is_number())
+        );
+        assert!(o.explanation.contains("km apart"), "{}", o.explanation);
+    }
+
+    #[test]
+    fn each_hard_rule_keeps_a_pair_apart() {
+        let (a, b) = pair();
+        let mut other_group = b.clone();
+        other_group.target_groups = [TargetGroup::Youth].into();
+        let mut far = b.clone();
+        far.municipality = "Wilhelmshaven".into();
+        let mut other_time = b.clone();
+        other_time.start_date = Some(parse_date("2025-01-01").unwrap());
+        other_time.end_date = Some(parse_date("2025-06-30").unwrap());
+        let mut dated = a.clone();
+        dated.start_date = Some(parse_date("2026-01-01").unwrap());
+        let mut unrelated = b.clone();
+        unrelated.category = Category::Housing;
+        let mut ended = b.clone();
+        ended.status = OfferingStatus::Ended;
+        for (what, x, y) in [
+            ("target group", &a, &other_group),
+            ("distance", &a, &far),
+            ("time", &dated, &other_time),
+            ("category", &a, &unrelated),
+            ("ended", &a, &ended),
+        ] {
+            assert!(report(&[x, y]).overlaps.is_empty(), "{what}");
+        }
+    }
+
+    #[test]
+    fn related_categories_time_and_the_need_fields_are_reasons() {
+        let (mut a, mut b) = pair();
+        b.category = Category::IntegrationCourse;
+        a.start_date = Some(parse_date("2027-02-01").unwrap());
+        a.end_date = Some(parse_date("2027-07-31").unwrap());
+        b.start_date = Some(parse_date("2027-05-01").unwrap());
+        a.language_level = Some(LanguageLevel::A2);
+        b.language_level = Some(LanguageLevel::A2);
+        a.format = Some(OfferingFormat::InPerson);
+        b.format = Some(OfferingFormat::InPerson);
+        a.childcare = Some(true);
+        b.childcare = Some(true);
+        a.barrier_free = Some(true);
+        b.barrier_free = Some(true);
+        let r = reasons_of(&a, &b);
+        for want in [
+            Reason::RelatedCategory {
+                categories: [Category::LanguageCourse, Category::IntegrationCourse],
+            },
+            Reason::OverlappingTime {
+                from: Some("2027-05-01".into()),
+                to: Some("2027-07-31".into()),
+            },
+            Reason::SameLevel {
+                level: LanguageLevel::A2,
+            },
+            Reason::SameFormat {
+                format: OfferingFormat::InPerson,
+            },
+            Reason::BothWithChildcare,
+            Reason::BothBarrierFree,
+        ] {
+            assert!(
+                r.contains(&want)
+                    || r.iter().any(|x| matches!(
+                        (x, &want),
+                        (
+                            Reason::RelatedCategory { .. },
+                            Reason::RelatedCategory { .. }
+                        )
+                    )),
+                "{want:?} not in {r:?}"
+            );
+        }
+        let same_place = {
+            let mut c = a.clone();
+            c.id = kreisnetz_model::RecordId::new_random();
+            c
+        };
+        assert!(
+            reasons_of(&a, &same_place).contains(&Reason::SameMunicipality {
+                municipality: "Cloppenburg".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_need_fields_lower_the_score_when_they_differ() {
+        let (a, b) = pair();
+        let score = |a: &Offering, b: &Offering| {
+            overlaps(
+                [a, b],
+                &Districts::default(),
+                &[],
+                &OverlapOptions {
+                    min_score: 0.0,
+                    ..OverlapOptions::default()
+                },
+            )
+            .overlaps[0]
+                .score
+        };
+        let base = score(&a, &b);
+        let (mut a2, mut b2) = (a.clone(), b.clone());
+        a2.language_level = Some(LanguageLevel::A1);
+        b2.language_level = Some(LanguageLevel::B2);
+        assert!(score(&a2, &b2) < base * 0.6);
+        assert!(
+            reasons_of(&a2, &b2).contains(&Reason::DifferentLevel {
+                levels: [LanguageLevel::A1, LanguageLevel::B2]
+            }) || reasons_of(&a2, &b2).contains(&Reason::DifferentLevel {
+                levels: [LanguageLevel::B2, LanguageLevel::A1]
+            })
+        );
+        let (mut a3, mut b3) = (a.clone(), b.clone());
+        a3.format = Some(OfferingFormat::Online);
+        b3.format = Some(OfferingFormat::InPerson);
+        a3.childcare = Some(true);
+        b3.childcare = Some(false);
+        a3.barrier_free = Some(true);
+        b3.barrier_free = Some(false);
+        assert!(score(&a3, &b3) < base);
+        let r = reasons_of(&a3, &b3);
+        assert!(
+            r.iter()
+                .any(|x| matches!(x, Reason::DifferentFormat { .. }))
+        );
+        assert!(
+            r.contains(&Reason::ChildcareAtOneOnly) && r.contains(&Reason::BarrierFreeAtOneOnly)
+        );
+    }
+
+    #[test]
+    fn known_overlaps_are_listed_after_new_ones() {
+        let (a, b) = pair();
+        let (mut c, mut d) = pair();
+        c.municipality = "Wilhelmshaven".into();
+        d.municipality = "Wilhelmshaven".into();
+        let name = |o: &Offering| resource_name(&o.district_id, RecordKind::Offering, &o.id);
+        let mark = KnownOverlap {
+            offerings: vec![name(&a), name(&b)],
+            note: "not a duplicate: different language levels".into(),
+            marked_by: a.district_id,
+        };
+        let r = overlaps(
+            [&a, &b, &c, &d],
+            &Districts::default(),
+            std::slice::from_ref(&mark),
+            &OverlapOptions::default(),
+        );
+        assert_eq!(r.overlaps.len(), 2);
+        assert!(r.overlaps[0].known.is_none());
+        assert_eq!(r.overlaps[1].known.as_ref(), Some(&mark));
+    }
+
+    #[test]
+    fn blocking_compares_neighbours_and_skips_other_families_and_far_places() {
+        let mk = |m: &str, c: Category| offering("Kurs", c, m);
+        let list = [
+            mk("Cloppenburg", Category::LanguageCourse),   // 0
+            mk("Emstek", Category::IntegrationCourse),     // 1: same family, 7 km
+            mk("Cloppenburg", Category::Housing),          // 2: other family
+            mk("Wilhelmshaven", Category::LanguageCourse), // 3: 76 km
+            mk("Vechta", Category::LanguageCourse),        // 4: ~21 km, a neighbouring cell
+        ];
+        let an = Analyzer::german();
+        let mut interner = Interner {
+            ids: HashMap::new(),
+        };
+        let prepared: Vec<Prepared<'_>> = list
+            .iter()
+            .map(|o| Prepared {
+                o,
+                family: family(o.category),
+                targets: target_bits(o),
+                loc: location_of(o),
+                window: DateWindow::of(o),
+                title: interner.set(&an, &o.title),
+                description: Vec::new(),
+            })
+            .collect();
+        let pairs: std::collections::BTreeSet<(usize, usize)> =
+            candidate_pairs(&prepared, 30.0).into_iter().collect();
+        for must in [(0, 1), (0, 4), (1, 4)] {
+            assert!(pairs.contains(&must), "{must:?} in {pairs:?}");
+        }
+        for never in [(0, 2), (1, 2), (0, 3), (3, 4), (2, 3)] {
+            assert!(!pairs.contains(&never), "{never:?} in {pairs:?}");
+        }
+        assert_eq!(
+            pairs.len(),
+            candidate_pairs(&prepared, 30.0).len(),
+            "each pair once"
+        );
+    }
+}

@@ -1,0 +1,544 @@
+//! Full-text search over offerings with tantivy, kept in step with the change feed.
+//!
+//! The index lives in RAM (`Index::create_in_ram`) and is built from the read view at start;
+//! after that every created, changed or deleted offering is applied with [`SearchIndex::upsert`]
+//! / [`SearchIndex::remove`], and [`SearchIndex::commit`] makes a batch of them visible (one
+//! commit per batch of feed events, like the node's group commit).
+//!
+//! What a query means:
+//! - every word must match (in any order, in any of title, description, provider, place —
+//!   municipality, address, postal code — and schedule), after German normalisation
+//!   ([`crate::text`]); stop words are ignored;
+//! - the last word also matches as a prefix while it is being typed (no space after it);
+//! - hits are ranked by BM25 with field weights (title 3, provider and place 1.5,
+//!   description 1, schedule 0.5);
+//! - the [`Filter`] is applied to the matches and the order is one of [`SortOrder`];
+//! - every hit on the returned page carries a [`Snippet`] showing why it matched.
+//!
+//! The index stores no text: tantivy holds the postings, this struct the offerings (shared
+//! `Arc`s) and their title sort keys.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kreisnetz_model::{Offering, RecordId};
+use serde::Serialize;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query as TantivyQuery, TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::{
+    DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument,
+    Term as TantivyTerm,
+};
+
+use crate::collation::GermanCollator;
+use crate::filter::{Filter, SortOrder};
+use crate::text::{Analyzer, GermanTokenizer, TOKENIZER_NAME, TermKind, fold, words};
+
+/// A search that went wrong inside tantivy (out of memory, a broken invariant); never caused
+/// by what a user typed.
+#[derive(Debug, thiserror::Error)]
+#[error("search index: {0}")]
+pub struct SearchError(#[from] tantivy::TantivyError);
+
+/// What to look for.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// Free text; empty: every offering the filter keeps.
+    pub text: String,
+    pub filter: Filter,
+    pub sort: SortOrder,
+    pub offset: usize,
+    /// Hits to return (0: 50).
+    pub limit: usize,
+}
+
+/// One page of results.
+#[derive(Clone, Debug)]
+pub struct SearchResult {
+    /// How many offerings match in all.
+    pub total: usize,
+    pub hits: Vec<Hit>,
+}
+
+/// One offering found.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub offering: Arc<Offering>,
+    /// BM25 score (only with a text query).
+    pub score: Option<f32>,
+    /// Why it matched (only with a text query).
+    pub snippet: Option<Snippet>,
+}
+
+/// A piece of one field with the matched words marked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Snippet {
+    /// The API name of the field (`title`, `description`, `provider`, `municipality`,
+    /// `address`, `schedule`).
+    pub field: &'static str,
+    pub fragment: String,
+    /// Byte ranges of the matched words in `fragment`.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+impl Snippet {
+    /// The fragment with every match wrapped in `open` … `close` (e.g. `**`, or `<b>`/`</b>`
+    /// after escaping).
+    pub fn marked(&self, open: &str, close: &str) -> String {
+        let mut out = String::new();
+        let mut at = 0;
+        for &(from, to) in &self.highlights {
+            out.push_str(&self.fragment[at..from]);
+            out.push_str(open);
+            out.push_str(&self.fragment[from..to]);
+            out.push_str(close);
+            at = to;
+        }
+        out.push_str(&self.fragment[at..]);
+        out
+    }
+}
+
+struct Fields {
+    id: Field,
+    slot: Field,
+    title: Field,
+    description: Field,
+    provider: Field,
+    place: Field,
+    schedule: Field,
+}
+
+/// Field weights for ranking (see the module doc).
+const WEIGHTS: [(usize, f32); 5] = [(0, 3.0), (1, 1.0), (2, 1.5), (3, 1.5), (4, 0.5)];
+
+impl Fields {
+    fn text(&self) -> [Field; 5] {
+        [
+            self.title,
+            self.description,
+            self.provider,
+            self.place,
+            self.schedule,
+        ]
+    }
+}
+
+struct Entry {
+    offering: Arc<Offering>,
+    title_key: Vec<u8>,
+}
+
+/// The search index of one node's read view.
+pub struct SearchIndex {
+    analyzer: Analyzer,
+    collator: GermanCollator,
+    fields: Fields,
+    writer: IndexWriter<TantivyDocument>,
+    reader: IndexReader,
+    /// Offerings by slot (a number stored with each tantivy document); `None` once removed.
+    entries: Vec<Option<Entry>>,
+    slots: HashMap<RecordId, u32>,
+}
+
+/// tantivy's smallest indexing memory budget per thread.
+const WRITER_MEMORY: usize = 15_000_000;
+
+impl SearchIndex {
+    /// An empty index.
+    pub fn new() -> Result<Self, SearchError> {
+        let mut schema = Schema::builder();
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TOKENIZER_NAME)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        );
+        let fields = Fields {
+            id: schema.add_text_field("id", STRING),
+            slot: schema.add_u64_field("slot", FAST | INDEXED),
+            title: schema.add_text_field("title", text.clone()),
+            description: schema.add_text_field("description", text.clone()),
+            provider: schema.add_text_field("provider", text.clone()),
+            place: schema.add_text_field("place", text.clone()),
+            schedule: schema.add_text_field("schedule", text),
+        };
+        let index = Index::create_in_ram(schema.build());
+        let analyzer = Analyzer::german();
+        index
+            .tokenizers()
+            .register(TOKENIZER_NAME, GermanTokenizer::new(analyzer.clone()));
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            analyzer,
+            collator: GermanCollator::new(),
+            fields,
+            writer,
+            reader,
+            entries: Vec::new(),
+            slots: HashMap::new(),
+        })
+    }
+
+    /// An index of these offerings, committed.
+    pub fn build<'a>(
+        offerings: impl IntoIterator<Item = &'a Offering>,
+    ) -> Result<Self, SearchError> {
+        let mut index = Self::new()?;
+        for o in offerings {
+            index.upsert(Arc::new(o.clone()))?;
+        }
+        index.commit()?;
+        Ok(index)
+    }
+
+    /// Number of offerings held (including changes not committed yet).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Adds an offering or replaces the one with its ID; visible to text queries after
+    /// [`commit`](Self::commit).
+    pub fn upsert(&mut self, o: Arc<Offering>) -> Result<(), SearchError> {
+        let id_term = TantivyTerm::from_field_text(self.fields.id, &o.id.to_string());
+        let slot = match self.slots.get(&o.id) {
+            Some(&slot) => {
+                self.writer.delete_term(id_term);
+                slot
+            }
+            None => {
+                let slot = self.entries.len() as u32;
+                self.entries.push(None);
+                self.slots.insert(o.id, slot);
+                slot
+            }
+        };
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, o.id.to_string());
+        doc.add_u64(f.slot, u64::from(slot));
+        doc.add_text(f.title, &o.title);
+        doc.add_text(f.description, &o.description);
+        doc.add_text(f.provider, &o.provider);
+        doc.add_text(
+            f.place,
+            format!("{} {} {}", o.municipality, o.address, o.postal_code),
+        );
+        doc.add_text(f.schedule, &o.schedule);
+        self.writer.add_document(doc)?;
+        let title_key = self.collator.sort_key(&o.title);
+        self.entries[slot as usize] = Some(Entry {
+            offering: o,
+            title_key,
+        });
+        Ok(())
+    }
+
+    /// Removes an offering (no-op for an unknown ID); takes effect at once for results.
+    pub fn remove(&mut self, id: &RecordId) {
+        if let Some(slot) = self.slots.remove(id) {
+            self.writer.delete_term(TantivyTerm::from_field_text(
+                self.fields.id,
+                &id.to_string(),
+            ));
+            self.entries[slot as usize] = None;
+        }
+    }
+
+    /// Makes every change since the last commit visible to text queries.
+    pub fn commit(&mut self) -> Result<(), SearchError> {
+        self.writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Runs a query.
+    pub fn search(&self, q: &Query) -> Result<SearchResult, SearchError> {
+        let limit = if q.limit == 0 { 50 } else { q.limit };
+        let parsed = self.parse(&q.text);
+        let mut found: Vec<(u32, f32)> = match &parsed {
+            None => self
+                .entries
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, e)| {
+                    e.as_ref()
+                        .filter(|e| q.filter.matches(&e.offering))
+                        .map(|_| (slot as u32, 0.0))
+                })
+                .collect(),
+            Some(words) => {
+                let query = self.tantivy_query(words);
+                let searcher = self.reader.searcher();
+                let scoring = q.sort == SortOrder::Relevance;
+                let slots = searcher.search(&query, &SlotCollector { scoring })?;
+                let mut seen = vec![false; self.entries.len()];
+                slots
+                    .into_iter()
+                    .filter(|&(slot, _)| {
+                        let keep = self
+                            .entry(slot)
+                            .is_some_and(|e| q.filter.matches(&e.offering))
+                            && !seen[slot as usize];
+                        if keep {
+                            seen[slot as usize] = true;
+                        }
+                        keep
+                    })
+                    .collect()
+            }
+        };
+        let total = found.len();
+        let sort = match (q.sort, &parsed) {
+            (SortOrder::Relevance, None) => SortOrder::Title,
+            (s, _) => s,
+        };
+        let cmp = |a: &(u32, f32), b: &(u32, f32)| self.compare(sort, a, b);
+        let end = (q.offset + limit).min(total);
+        if end < total && end > 0 {
+            found.select_nth_unstable_by(end - 1, cmp);
+            found.truncate(end);
+        }
+        found.sort_unstable_by(cmp);
+        let hits = found
+            .into_iter()
+            .skip(q.offset)
+            .take(limit)
+            .filter_map(|(slot, score)| {
+                let e = self.entry(slot)?;
+                Some(Hit {
+                    offering: e.offering.clone(),
+                    score: parsed.as_ref().map(|_| score),
+                    snippet: parsed.as_ref().and_then(|w| self.snippet(&e.offering, w)),
+                })
+            })
+            .collect();
+        Ok(SearchResult { total, hits })
+    }
+
+    fn entry(&self, slot: u32) -> Option<&Entry> {
+        self.entries.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn compare(&self, sort: SortOrder, a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
+        let (Some(ea), Some(eb)) = (self.entry(a.0), self.entry(b.0)) else {
+            return a.0.cmp(&b.0);
+        };
+        let (oa, ob) = (&ea.offering, &eb.offering);
+        let first = match sort {
+            SortOrder::Relevance => b.1.total_cmp(&a.1),
+            SortOrder::Title => std::cmp::Ordering::Equal,
+            SortOrder::StartDate => match (oa.start_date, ob.start_date) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            },
+            SortOrder::LastUpdate => ob.update_time.cmp(&oa.update_time),
+        };
+        first
+            .then_with(|| ea.title_key.cmp(&eb.title_key))
+            .then_with(|| oa.id.cmp(&ob.id))
+    }
+
+    /// The query's words: for each, the term it must match, and for an unfinished last word
+    /// the folded prefix too. `None` without any word that is not a stop word.
+    fn parse(&self, text: &str) -> Option<Vec<QueryWord>> {
+        let all: Vec<_> = words(text).collect();
+        let open_end = all.last().is_some_and(|w| w.to == text.len());
+        let n = all.len();
+        let parsed: Vec<QueryWord> = all
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                let folded = fold(w.text);
+                let prefix = (i + 1 == n && open_end).then(|| folded.clone());
+                match self.analyzer.term_of_word(w.text) {
+                    Some(term) => Some(QueryWord { term, prefix }),
+                    // A stop word being typed may be the start of another word ("die" of
+                    // "Dienst"): it counts as a prefix only.
+                    None => prefix.map(|p| QueryWord {
+                        term: String::new(),
+                        prefix: Some(p),
+                    }),
+                }
+            })
+            .collect();
+        (!parsed.is_empty()).then_some(parsed)
+    }
+
+    fn tantivy_query(&self, words: &[QueryWord]) -> BooleanQuery {
+        let fields = self.fields.text();
+        let must = words
+            .iter()
+            .map(|w| {
+                let mut should: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
+                for (i, weight) in WEIGHTS {
+                    let field = fields[i];
+                    if !w.term.is_empty() {
+                        let tq = TermQuery::new(
+                            TantivyTerm::from_field_text(field, &w.term),
+                            IndexRecordOption::WithFreqs,
+                        );
+                        should.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(Box::new(tq), weight)),
+                        ));
+                    }
+                    if let Some(p) = &w.prefix {
+                        let pq = FuzzyTermQuery::new_prefix(
+                            TantivyTerm::from_field_text(field, p),
+                            0,
+                            false,
+                        );
+                        // A prefix match scores like a weak exact match.
+                        should.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(Box::new(pq), weight * 0.5)),
+                        ));
+                    }
+                }
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(should)) as Box<dyn TantivyQuery>,
+                )
+            })
+            .collect();
+        BooleanQuery::new(must)
+    }
+
+    /// The first field (in ranking order) with a matched word, cut to about 160 characters
+    /// around the first match.
+    fn snippet(&self, o: &Offering, words: &[QueryWord]) -> Option<Snippet> {
+        let fields: [(&'static str, &str); 6] = [
+            ("title", &o.title),
+            ("description", &o.description),
+            ("provider", &o.provider),
+            ("municipality", &o.municipality),
+            ("address", &o.address),
+            ("schedule", &o.schedule),
+        ];
+        for (name, text) in fields {
+            let mut ranges: Vec<(usize, usize)> = self
+                .analyzer
+                .analyze(text)
+                .into_iter()
+                .filter(|t| {
+                    words.iter().any(|w| {
+                        (!w.term.is_empty() && t.text == w.term)
+                            || w.prefix.as_ref().is_some_and(|p| {
+                                t.kind != TermKind::Part && t.text.starts_with(p.as_str())
+                            })
+                    })
+                })
+                .map(|t| (t.from, t.to))
+                .collect();
+            if ranges.is_empty() {
+                continue;
+            }
+            ranges.dedup();
+            let (from, to) = window(text, ranges[0].0, 160);
+            let highlights = ranges
+                .into_iter()
+                .filter(|&(a, b)| a >= from && b <= to)
+                .map(|(a, b)| (a - from, b - from))
+                .collect();
+            return Some(Snippet {
+                field: name,
+                fragment: text[from..to].to_string(),
+                highlights,
+            });
+        }
+        None
+    }
+}
+
+/// A range of about `max` bytes of `text` around `at`, on character boundaries, starting a
+/// little before `at`.
+fn window(text: &str, at: usize, max: usize) -> (usize, usize) {
+    if text.len() <= max {
+        return (0, text.len());
+    }
+    let mut from = at.saturating_sub(max / 4);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    // Start at a word.
+    if from > 0
+        && let Some(space) = text[from..at].find(' ')
+    {
+        from += space + 1;
+    }
+    let mut to = (from + max).min(text.len());
+    while !text.is_char_boundary(to) {
+        to -= 1;
+    }
+    (from, to)
+}
+
+struct QueryWord {
+    /// The analyzed term (empty for a stop word being typed).
+    term: String,
+    /// The folded word, for the unfinished last word.
+    prefix: Option<String>,
+}
+
+/// Collects (slot, score) of every matching document.
+struct SlotCollector {
+    scoring: bool,
+}
+
+struct SlotSegmentCollector {
+    slots: Column<u64>,
+    out: Vec<(u32, f32)>,
+}
+
+impl Collector for SlotCollector {
+    type Fruit = Vec<(u32, f32)>;
+    type Child = SlotSegmentCollector;
+
+    fn for_segment(
+        &self,
+        _ord: u32,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<SlotSegmentCollector> {
+        Ok(SlotSegmentCollector {
+            slots: segment.fast_fields().u64("slot")?,
+            out: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.scoring
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(u32, f32)>>) -> tantivy::Result<Vec<(u32, f32)>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for SlotSegmentCollector {
+    type Fruit = Vec<(u32, f32)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if let Some(slot) = self.slots.first(doc) {
+            self.out.push((slot as u32, score));
+        }
+    }
+
+    fn harvest(self) -> Vec<(u32, f32)> {
+        self.out
+    }
+}
