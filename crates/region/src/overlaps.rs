@@ -1,5 +1,7 @@
-//! The overlaps report: pairs of offerings — in one district or across districts — that
-//! plausibly serve the same need ("Doppelstrukturen").
+//! The overlaps report: groups of offerings — in one district or across districts — that
+//! plausibly serve the same need ("Doppelstrukturen"). Pairs are scored; pairs at or above
+//! `min_score` link their offerings, and each group of linked offerings is reported once,
+//! with its best pair's score and reasons.
 //!
 //! # What makes two offerings the same need
 //! A pair is only considered when all of these hold (each one is a hard rule):
@@ -27,13 +29,21 @@
 //! `min_score` are reported with every reason as data ([`Reason`]) and an English sentence.
 //!
 //! # Blocking
-//! Never all pairs: offerings are put into blocks by category family × a grid cell of
-//! `max_km` × `max_km` (so any two offerings within `max_km` are in the same or neighbouring
-//! cells); only pairs within a block and its neighbours are compared, and for those the cheap
-//! rules (target groups, time, distance) run before any text is compared. With the region's
-//! offerings spread over its ~60 municipalities, the work grows with the number of offerings
-//! times the size of a block, not with its square. The time rule is checked per pair, not
-//! blocked: with open-ended ("ongoing") offerings, time buckets would not split much.
+//! Never all pairs. An offering goes into one block per term of its title (after German
+//! normalisation, compound parts included), keyed by category family × a grid cell of
+//! `max_km` × `max_km` × the term; only offerings in the same block or the block of the same
+//! family and term in a neighbouring cell are compared (any two offerings within `max_km` are
+//! in the same or neighbouring cells). Blocks larger than [`MAX_BLOCK`] are skipped: a term
+//! that common in one area says nothing about sameness. So every offering is compared with
+//! at most (title terms × 5 cells × `MAX_BLOCK`) others, whatever the size of the region:
+//! the cost grows linearly with the number of offerings. For the pairs that blocking lets
+//! through, the cheap rules (target groups, time, distance) run before any text is compared.
+//!
+//! What blocking misses, by design: two offerings whose titles share no term, or only terms
+//! shared by more than `MAX_BLOCK` offerings of the family in the area. Without a shared
+//! title term a pair rarely reaches the default `min_score` (the title is most of the text
+//! score). The time rule is checked per pair, not blocked: open-ended ("ongoing") offerings
+//! would fall into every time bucket.
 //!
 //! # Known overlaps
 //! A [`KnownOverlap`] marks a pair as known or intended (with a note and the district that
@@ -135,15 +145,21 @@ pub enum Reason {
 /// One reported pair.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Overlap {
-    /// Resource names, in a stable order.
+    /// Resource names of the group's offerings (two or more), in a stable order.
     pub offerings: Vec<String>,
+    /// Titles and district names, in the order of `offerings`.
     pub titles: Vec<String>,
     pub district_names: Vec<String>,
+    /// The best score of a pair in the group.
     pub score: f64,
+    /// How many pairs of the group scored at least `min_score` (1 for a pair).
+    pub linked_pairs: usize,
+    /// The reasons of the best-scoring pair.
     pub reasons: Vec<Reason>,
-    /// The reasons as an English sentence (clients in other languages render `reasons`).
+    /// The best pair's reasons as an English sentence (clients in other languages render
+    /// `reasons`).
     pub explanation: String,
-    /// The mark, if a district marked this pair as known.
+    /// The mark, if a district marked exactly these offerings (or more) as known.
     pub known: Option<KnownOverlap>,
 }
 
@@ -254,40 +270,68 @@ fn cell_of(p: &Prepared<'_>, max_km: f64, district_ix: usize) -> Cell {
     }
 }
 
-/// The pairs (by index) that blocking lets through to be compared, each once, `i < j`.
+/// Blocks with more members than this are skipped: a title word that more than this many
+/// offerings of one family share in one area ("Integrationskurs" in Oldenburg) says nothing
+/// about which of them are the same offering, and comparing them all is what makes the cost
+/// quadratic.
+pub const MAX_BLOCK: usize = 64;
+
+/// The pairs (by index) that blocking lets through to be compared, each once, `i < j`: pairs of
+/// one category family in the same or neighbouring grid cells that share a title term (after
+/// German normalisation, compound parts included) whose block is not too large.
 fn candidate_pairs(prepared: &[Prepared<'_>], max_km: f64) -> Vec<(usize, usize)> {
     let mut districts: HashMap<DistrictId, usize> = HashMap::new();
-    let mut blocks: HashMap<(u8, Cell), Vec<usize>> = HashMap::new();
+    let mut blocks: HashMap<(u8, Cell, u32), Vec<u32>> = HashMap::new();
     for (i, p) in prepared.iter().enumerate() {
         let n = districts.len();
         let d = *districts.entry(p.o.district_id).or_insert(n);
-        blocks
-            .entry((p.family, cell_of(p, max_km, d)))
-            .or_default()
-            .push(i);
+        let cell = cell_of(p, max_km, d);
+        for &term in &p.title {
+            blocks
+                .entry((p.family, cell, term))
+                .or_default()
+                .push(i as u32);
+        }
     }
-    let mut pairs = Vec::new();
+    let mut pairs: Vec<u64> = Vec::new();
+    let mut push = |i: u32, j: u32| {
+        if i != j {
+            pairs.push(u64::from(i.min(j)) << 32 | u64::from(i.max(j)));
+        }
+    };
     // Each neighbouring cell once: the cell itself and the half of its neighbours "after" it.
     const NEIGHBOURS: [(i32, i32); 4] = [(0, 1), (1, -1), (1, 0), (1, 1)];
-    for (&(fam, cell), members) in &blocks {
+    for (&(fam, cell, term), members) in &blocks {
+        if members.len() > MAX_BLOCK {
+            continue;
+        }
         for (a, &i) in members.iter().enumerate() {
             for &j in &members[a + 1..] {
-                pairs.push((i.min(j), i.max(j)));
+                push(i, j);
             }
         }
         if let Cell::Grid(x, y) = cell {
             for (dx, dy) in NEIGHBOURS {
-                if let Some(other) = blocks.get(&(fam, Cell::Grid(x + dx, y + dy))) {
-                    for &i in members {
-                        for &j in other {
-                            pairs.push((i.min(j), i.max(j)));
-                        }
+                let Some(other) = blocks.get(&(fam, Cell::Grid(x + dx, y + dy), term)) else {
+                    continue;
+                };
+                if other.len() > MAX_BLOCK {
+                    continue;
+                }
+                for &i in members {
+                    for &j in other {
+                        push(i, j);
                     }
                 }
             }
         }
     }
+    pairs.sort_unstable();
+    pairs.dedup();
     pairs
+        .into_iter()
+        .map(|p| ((p >> 32) as usize, (p & 0xffff_ffff) as usize))
+        .collect()
 }
 
 /// Runs the overlaps report over the offerings of the read view.
@@ -316,18 +360,51 @@ pub fn overlaps<'a>(
         .collect();
     let pairs = candidate_pairs(&prepared, options.max_km);
     let pairs_compared = pairs.len();
-    let mut found: Vec<Overlap> = pairs
+    let linked: Vec<(usize, usize, f64, Vec<Reason>)> = pairs
         .into_iter()
         .filter_map(|(i, j)| {
             let (score, reasons) = compare(&prepared[i], &prepared[j], options)?;
             (score >= options.min_score).then_some((i, j, score, reasons))
         })
-        .map(|(i, j, score, reasons)| {
-            overlap(
-                prepared[i].o,
-                prepared[j].o,
-                score,
-                reasons,
+        .collect();
+    // Groups: offerings linked by pairs (union-find); each group is shown with its best pair.
+    let mut parent: Vec<usize> = (0..prepared.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for &(i, j, _, _) in &linked {
+        let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+        if a != b {
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    // root → (members, index of the best pair in `linked`, number of pairs)
+    let mut groups: HashMap<usize, (Vec<usize>, usize, usize)> = HashMap::new();
+    for (k, &(i, j, score, _)) in linked.iter().enumerate() {
+        let g = groups
+            .entry(root(&mut parent, i))
+            .or_insert((Vec::new(), k, 0));
+        g.0.extend([i, j]);
+        g.2 += 1;
+        if score > linked[g.1].2 {
+            g.1 = k;
+        }
+    }
+    let mut found: Vec<Overlap> = groups
+        .into_values()
+        .map(|(members, best, n)| {
+            let (i, j, score, reasons) = &linked[best];
+            let offerings: Vec<&Offering> = members.iter().map(|&m| prepared[m].o).collect();
+            group(
+                offerings,
+                (prepared[*i].o, prepared[*j].o),
+                *score,
+                n,
+                reasons.clone(),
                 districts,
                 known,
             )
@@ -510,17 +587,18 @@ fn min_date(a: Option<Date>, b: Option<Date>) -> Option<Date> {
     }
 }
 
-fn overlap(
-    a: &Offering,
-    b: &Offering,
+fn group(
+    mut offerings: Vec<&Offering>,
+    best: (&Offering, &Offering),
     score: f64,
+    linked_pairs: usize,
     reasons: Vec<Reason>,
     districts: &Districts,
     known: &[KnownOverlap],
 ) -> Overlap {
-    let mut pair = [a, b];
-    pair.sort_by_key(|o| (o.district_id, o.id));
-    let names: Vec<String> = pair
+    offerings.sort_by_key(|o| (o.district_id, o.id));
+    offerings.dedup_by_key(|o| (o.district_id, o.id));
+    let names: Vec<String> = offerings
         .iter()
         .map(|o| resource_name(&o.district_id, RecordKind::Offering, &o.id))
         .collect();
@@ -528,15 +606,22 @@ fn overlap(
         .iter()
         .find(|k| names.iter().all(|n| k.offerings.contains(n)))
         .cloned();
-    let explanation = explain(pair[0], pair[1], score, &reasons);
+    let mut explanation = explain(best.0, best.1, score, &reasons);
+    if names.len() > 2 {
+        explanation.push_str(&format!(
+            "; a group of {} offerings linked by {linked_pairs} such pairs",
+            names.len()
+        ));
+    }
     Overlap {
-        titles: pair.iter().map(|o| o.title.clone()).collect(),
-        district_names: pair
+        titles: offerings.iter().map(|o| o.title.clone()).collect(),
+        district_names: offerings
             .iter()
             .map(|o| districts.name(&o.district_id))
             .collect(),
         offerings: names,
         score,
+        linked_pairs,
         reasons,
         explanation,
         known,
