@@ -210,6 +210,18 @@ fn main() {
         "{}",
         json!({"bench": "filtered_list", "offerings": search_n, "latency": stats(list_ms)})
     );
+    // For comparison: only Filter::matches over the offerings, in one contiguous Vec.
+    let mut scan_ms = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let n = offerings.iter().filter(|o| filters[1].matches(o)).count();
+        scan_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(n);
+    }
+    println!(
+        "{}",
+        json!({"bench": "filter_scan_only", "offerings": search_n, "latency": stats(scan_ms)})
+    );
 
     // --- incremental updates: one offering changed and committed at a time, and in batches
     let mut one_ms = Vec::new();

@@ -100,6 +100,75 @@ impl Filter {
     }
 }
 
+/// What the filters look at, copied out of an offering: checking 100,000 of these in one
+/// array is several times faster than following 100,000 pointers into offerings and their
+/// sets. [`Compiled::matches`] must agree with [`Filter::matches`] (tested below).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FilterMeta {
+    pub(crate) category: Category,
+    /// Bit per target group number; `all` as its own bit.
+    pub(crate) targets: u16,
+    pub(crate) status: OfferingStatus,
+    pub(crate) district: DistrictId,
+    pub(crate) places_free: Option<u32>,
+    pub(crate) window: DateWindow,
+    pub(crate) update_time: Timestamp,
+}
+
+impl FilterMeta {
+    pub(crate) fn of(o: &Offering) -> Self {
+        FilterMeta {
+            category: o.category,
+            targets: target_mask(o.target_groups.iter()),
+            status: o.status,
+            district: o.district_id,
+            places_free: o.places_free,
+            window: DateWindow::of(o),
+            update_time: o.update_time,
+        }
+    }
+}
+
+fn target_mask<'a>(groups: impl Iterator<Item = &'a TargetGroup>) -> u16 {
+    groups.fold(0, |m, t| m | 1 << (t.number() & 15))
+}
+
+/// A filter prepared for checking many offerings.
+pub(crate) struct Compiled<'a> {
+    filter: &'a Filter,
+    targets: u16,
+    /// The filter uses a field [`FilterMeta`] does not hold (municipality, language).
+    needs_offering: bool,
+}
+
+impl Filter {
+    pub(crate) fn compile(&self) -> Compiled<'_> {
+        Compiled {
+            filter: self,
+            targets: target_mask(self.target_groups.iter()),
+            needs_offering: self.municipality.is_some() || self.language.is_some(),
+        }
+    }
+}
+
+impl Compiled<'_> {
+    /// [`Filter::matches`] on the copied fields; the offering is read only when the filter
+    /// needs a field that was not copied.
+    pub(crate) fn matches(&self, m: &FilterMeta, offering: impl FnOnce() -> bool) -> bool {
+        let f = self.filter;
+        let all = 1 << TargetGroup::All.number();
+        (f.categories.is_empty() || f.categories.contains(&m.category))
+            && (f.target_groups.is_empty() || m.targets & (self.targets | all) != 0)
+            && (f.statuses.is_empty() || f.statuses.contains(&m.status))
+            && (f.districts.is_empty() || f.districts.contains(&m.district))
+            && (!f.has_free_places || m.places_free.is_some_and(|n| n > 0))
+            && f.runs_during.is_none_or(|w| w.overlaps(&m.window))
+            && f.updated_before.is_none_or(|t| m.update_time < t)
+            && f.updated_after.is_none_or(|t| m.update_time >= t)
+            && (!self.needs_offering || offering())
+    }
+}
+
 /// How a result list is ordered. Ties are broken by title (German collation), then ID, so a
 /// page boundary is stable for the same data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -172,6 +241,63 @@ mod tests {
         assert!(w("", "").overlaps(&w("2027-03-31", "2027-05-01")));
         assert!(w("2026-01-01", "").overlaps(&w("", "2026-01-01")));
         assert!(!w("2026-01-02", "").overlaps(&w("", "2026-01-01")));
+    }
+
+    #[test]
+    fn the_compiled_filter_agrees_with_matches() {
+        use kreisnetz_model::LanguageCode;
+        let groups = [TargetGroup::Women, TargetGroup::Youth, TargetGroup::All];
+        let mut offerings = Vec::new();
+        for i in 0..64u32 {
+            let mut o = offering("Kurs", Category::ALL[(i % 4) as usize], "Vechta");
+            o.target_groups = [groups[(i % 3) as usize]].into();
+            o.status = OfferingStatus::ALL[(i % 4) as usize];
+            o.places_total = Some(5);
+            o.places_free = Some(i % 2);
+            o.start_date = d(["2027-01-01", "2027-06-01"][(i % 2) as usize]);
+            o.update_time = Timestamp(i64::from(i));
+            if i % 5 == 0 {
+                o.district_id = crate::testutil::district("Stadt Oldenburg");
+                o.municipality = "Oldenburg".into();
+                o.languages = ["ar".parse::<LanguageCode>().unwrap()].into();
+            }
+            offerings.push(o);
+        }
+        let filters = [
+            Filter::default(),
+            Filter {
+                categories: [Category::ALL[1], Category::ALL[2]].into(),
+                target_groups: [TargetGroup::Youth].into(),
+                ..Filter::default()
+            },
+            Filter {
+                statuses: [OfferingStatus::Active].into(),
+                has_free_places: true,
+                districts: [crate::testutil::district("Stadt Oldenburg")].into(),
+                ..Filter::default()
+            },
+            Filter {
+                runs_during: Some(DateWindow {
+                    from: d("2027-03-01"),
+                    to: d("2027-04-01"),
+                }),
+                updated_before: Some(Timestamp(40)),
+                updated_after: Some(Timestamp(3)),
+                ..Filter::default()
+            },
+            Filter {
+                municipality: Some("oldenburg".into()),
+                language: Some("ar".parse().unwrap()),
+                ..Filter::default()
+            },
+        ];
+        for f in &filters {
+            let c = f.compile();
+            for o in &offerings {
+                let m = FilterMeta::of(o);
+                assert_eq!(c.matches(&m, || f.matches(o)), f.matches(o), "{f:?} {o:?}");
+            }
+        }
     }
 
     #[test]

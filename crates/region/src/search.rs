@@ -9,7 +9,8 @@
 //! - every word must match (in any order, in any of title, description, provider, place —
 //!   municipality, address, postal code — and schedule), after German normalisation
 //!   ([`crate::text`]); stop words are ignored;
-//! - the last word also matches as a prefix while it is being typed (no space after it);
+//! - the last word also matches as a prefix while it is being typed (no space after it, at
+//!   least three letters);
 //! - hits are ranked by BM25 with field weights (title 3, provider and place 1.5,
 //!   description 1, schedule 0.5);
 //! - the [`Filter`] is applied to the matches and the order is one of [`SortOrder`];
@@ -36,7 +37,7 @@ use tantivy::{
 };
 
 use crate::collation::GermanCollator;
-use crate::filter::{Filter, SortOrder};
+use crate::filter::{Filter, FilterMeta, SortOrder};
 use crate::text::{Analyzer, GermanTokenizer, TOKENIZER_NAME, TermKind, fold, words};
 
 /// A search that went wrong inside tantivy (out of memory, a broken invariant); never caused
@@ -131,7 +132,39 @@ impl Fields {
 
 struct Entry {
     offering: Arc<Offering>,
+    meta: FilterMeta,
     title_key: Vec<u8>,
+    /// The first eight bytes of `title_key`, so most comparisons need no pointer.
+    title_prefix: u64,
+}
+
+/// A match, with what sorting needs inline (sorting 100,000 of them must not chase pointers).
+struct Candidate {
+    /// The sort order's value as an ascending number (see [`primary_key`]).
+    primary: u64,
+    title: u64,
+    slot: u32,
+    score: f32,
+}
+
+/// The value a sort order sorts by, as a number in ascending order: descending score,
+/// ascending start date (none last), descending update time; 0 for title order.
+fn primary_key(sort: SortOrder, m: &FilterMeta, score: f32) -> u64 {
+    match sort {
+        SortOrder::Relevance => u64::from(u32::MAX - score.max(0.0).to_bits()),
+        SortOrder::Title => 0,
+        SortOrder::StartDate => m.window.from.map_or(u64::MAX, |d| {
+            (i64::from(d.to_julian_day()) + (1 << 40)) as u64
+        }),
+        SortOrder::LastUpdate => !((m.update_time.0 as u64) ^ (1 << 63)),
+    }
+}
+
+fn prefix_u64(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// The search index of one node's read view.
@@ -240,7 +273,9 @@ impl SearchIndex {
         self.writer.add_document(doc)?;
         let title_key = self.collator.sort_key(&o.title);
         self.entries[slot as usize] = Some(Entry {
+            meta: FilterMeta::of(&o),
             offering: o,
+            title_prefix: prefix_u64(&title_key),
             title_key,
         });
         Ok(())
@@ -268,44 +303,49 @@ impl SearchIndex {
     pub fn search(&self, q: &Query) -> Result<SearchResult, SearchError> {
         let limit = if q.limit == 0 { 50 } else { q.limit };
         let parsed = self.parse(&q.text);
-        let mut found: Vec<(u32, f32)> = match &parsed {
-            None => self
-                .entries
-                .iter()
-                .enumerate()
-                .filter_map(|(slot, e)| {
-                    e.as_ref()
-                        .filter(|e| q.filter.matches(&e.offering))
-                        .map(|_| (slot as u32, 0.0))
-                })
+        let sort = match (q.sort, &parsed) {
+            (SortOrder::Relevance, None) => SortOrder::Title,
+            (s, _) => s,
+        };
+        let filter = q.filter.compile();
+        let candidate = |slot: u32, score: f32| -> Option<Candidate> {
+            let e = self.entry(slot)?;
+            if !filter.matches(&e.meta, || q.filter.matches(&e.offering)) {
+                return None;
+            }
+            Some(Candidate {
+                primary: primary_key(sort, &e.meta, score),
+                title: e.title_prefix,
+                slot,
+                score,
+            })
+        };
+        let mut found: Vec<Candidate> = match &parsed {
+            None => (0..self.entries.len() as u32)
+                .filter_map(|slot| candidate(slot, 0.0))
                 .collect(),
             Some(words) => {
                 let query = self.tantivy_query(words);
                 let searcher = self.reader.searcher();
-                let scoring = q.sort == SortOrder::Relevance;
+                let scoring = sort == SortOrder::Relevance;
                 let slots = searcher.search(&query, &SlotCollector { scoring })?;
                 let mut seen = vec![false; self.entries.len()];
                 slots
                     .into_iter()
-                    .filter(|&(slot, _)| {
-                        let keep = self
-                            .entry(slot)
-                            .is_some_and(|e| q.filter.matches(&e.offering))
-                            && !seen[slot as usize];
-                        if keep {
-                            seen[slot as usize] = true;
-                        }
-                        keep
+                    .filter_map(|(slot, score)| {
+                        // An offering updated since the last commit may match twice.
+                        let first = !std::mem::replace(seen.get_mut(slot as usize)?, true);
+                        first.then(|| candidate(slot, score)).flatten()
                     })
                     .collect()
             }
         };
         let total = found.len();
-        let sort = match (q.sort, &parsed) {
-            (SortOrder::Relevance, None) => SortOrder::Title,
-            (s, _) => s,
+        let cmp = |a: &Candidate, b: &Candidate| {
+            (a.primary, a.title)
+                .cmp(&(b.primary, b.title))
+                .then_with(|| self.tie_break(a.slot, b.slot))
         };
-        let cmp = |a: &(u32, f32), b: &(u32, f32)| self.compare(sort, a, b);
         let end = (q.offset + limit).min(total);
         if end < total && end > 0 {
             found.select_nth_unstable_by(end - 1, cmp);
@@ -316,11 +356,11 @@ impl SearchIndex {
             .into_iter()
             .skip(q.offset)
             .take(limit)
-            .filter_map(|(slot, score)| {
-                let e = self.entry(slot)?;
+            .filter_map(|c| {
+                let e = self.entry(c.slot)?;
                 Some(Hit {
                     offering: e.offering.clone(),
-                    score: parsed.as_ref().map(|_| score),
+                    score: parsed.as_ref().map(|_| c.score),
                     snippet: parsed.as_ref().and_then(|w| self.snippet(&e.offering, w)),
                 })
             })
@@ -332,25 +372,16 @@ impl SearchIndex {
         self.entries.get(slot as usize).and_then(Option::as_ref)
     }
 
-    fn compare(&self, sort: SortOrder, a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
-        let (Some(ea), Some(eb)) = (self.entry(a.0), self.entry(b.0)) else {
-            return a.0.cmp(&b.0);
-        };
-        let (oa, ob) = (&ea.offering, &eb.offering);
-        let first = match sort {
-            SortOrder::Relevance => b.1.total_cmp(&a.1),
-            SortOrder::Title => std::cmp::Ordering::Equal,
-            SortOrder::StartDate => match (oa.start_date, ob.start_date) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            },
-            SortOrder::LastUpdate => ob.update_time.cmp(&oa.update_time),
-        };
-        first
-            .then_with(|| ea.title_key.cmp(&eb.title_key))
-            .then_with(|| oa.id.cmp(&ob.id))
+    /// Order of two candidates equal in their sort value and title prefix: whole title, then
+    /// ID.
+    fn tie_break(&self, a: u32, b: u32) -> std::cmp::Ordering {
+        match (self.entry(a), self.entry(b)) {
+            (Some(ea), Some(eb)) => ea
+                .title_key
+                .cmp(&eb.title_key)
+                .then_with(|| ea.offering.id.cmp(&eb.offering.id)),
+            _ => a.cmp(&b),
+        }
     }
 
     /// The query's words: for each, the term it must match, and for an unfinished last word
@@ -364,7 +395,9 @@ impl SearchIndex {
             .enumerate()
             .filter_map(|(i, w)| {
                 let folded = fold(w.text);
-                let prefix = (i + 1 == n && open_end).then(|| folded.clone());
+                // Shorter prefixes would expand to a large part of the term dictionary.
+                let prefix = (i + 1 == n && open_end && folded.chars().count() >= MIN_PREFIX)
+                    .then(|| folded.clone());
                 match self.analyzer.term_of_word(w.text) {
                     Some(term) => Some(QueryWord { term, prefix }),
                     // A stop word being typed may be the start of another word ("die" of
@@ -487,6 +520,9 @@ fn window(text: &str, at: usize, max: usize) -> (usize, usize) {
     }
     (from, to)
 }
+
+/// The shortest unfinished last word that also matches as a prefix.
+const MIN_PREFIX: usize = 3;
 
 struct QueryWord {
     /// The analyzed term (empty for a stop word being typed).
