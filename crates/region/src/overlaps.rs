@@ -169,6 +169,9 @@ pub struct OverlapReport {
     pub overlaps: Vec<Overlap>,
     /// Pairs that passed blocking and were checked (for tests and benchmarks).
     pub pairs_compared: usize,
+    /// Blocks (family × area × title term) skipped for having more than [`MAX_BLOCK`]
+    /// offerings: pairs sharing only such terms were not compared.
+    pub blocks_skipped: usize,
 }
 
 /// Category families: categories in one family may serve the same need.
@@ -279,7 +282,7 @@ pub const MAX_BLOCK: usize = 64;
 /// The pairs (by index) that blocking lets through to be compared, each once, `i < j`: pairs of
 /// one category family in the same or neighbouring grid cells that share a title term (after
 /// German normalisation, compound parts included) whose block is not too large.
-fn candidate_pairs(prepared: &[Prepared<'_>], max_km: f64) -> Vec<(usize, usize)> {
+fn candidate_pairs(prepared: &[Prepared<'_>], max_km: f64) -> (Vec<(usize, usize)>, usize) {
     let mut districts: HashMap<DistrictId, usize> = HashMap::new();
     let mut blocks: HashMap<(u8, Cell, u32), Vec<u32>> = HashMap::new();
     for (i, p) in prepared.iter().enumerate() {
@@ -301,8 +304,10 @@ fn candidate_pairs(prepared: &[Prepared<'_>], max_km: f64) -> Vec<(usize, usize)
     };
     // Each neighbouring cell once: the cell itself and the half of its neighbours "after" it.
     const NEIGHBOURS: [(i32, i32); 4] = [(0, 1), (1, -1), (1, 0), (1, 1)];
+    let mut skipped = 0;
     for (&(fam, cell, term), members) in &blocks {
         if members.len() > MAX_BLOCK {
+            skipped += 1;
             continue;
         }
         for (a, &i) in members.iter().enumerate() {
@@ -328,10 +333,11 @@ fn candidate_pairs(prepared: &[Prepared<'_>], max_km: f64) -> Vec<(usize, usize)
     }
     pairs.sort_unstable();
     pairs.dedup();
-    pairs
+    let pairs = pairs
         .into_iter()
         .map(|p| ((p >> 32) as usize, (p & 0xffff_ffff) as usize))
-        .collect()
+        .collect();
+    (pairs, skipped)
 }
 
 /// Runs the overlaps report over the offerings of the read view.
@@ -358,7 +364,7 @@ pub fn overlaps<'a>(
             description: interner.set(&analyzer, &o.description),
         })
         .collect();
-    let pairs = candidate_pairs(&prepared, options.max_km);
+    let (pairs, blocks_skipped) = candidate_pairs(&prepared, options.max_km);
     let pairs_compared = pairs.len();
     let linked: Vec<(usize, usize, f64, Vec<Reason>)> = pairs
         .into_iter()
@@ -420,6 +426,7 @@ pub fn overlaps<'a>(
     OverlapReport {
         overlaps: found,
         pairs_compared,
+        blocks_skipped,
     }
 }
 
@@ -943,7 +950,7 @@ mod tests {
             })
             .collect();
         let pairs: std::collections::BTreeSet<(usize, usize)> =
-            candidate_pairs(&prepared, 30.0).into_iter().collect();
+            candidate_pairs(&prepared, 30.0).0.into_iter().collect();
         for must in [(0, 1), (0, 4), (1, 4)] {
             assert!(pairs.contains(&must), "{must:?} in {pairs:?}");
         }
@@ -952,7 +959,7 @@ mod tests {
         }
         assert_eq!(
             pairs.len(),
-            candidate_pairs(&prepared, 30.0).len(),
+            candidate_pairs(&prepared, 30.0).0.len(),
             "each pair once"
         );
     }

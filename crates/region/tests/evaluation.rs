@@ -336,3 +336,57 @@ fn filters_and_german_title_order_apply_to_search_and_listing() {
     index.commit().unwrap();
     assert_eq!(index.len(), 62);
 }
+
+#[test]
+fn the_top_k_path_and_the_collecting_path_agree() {
+    // Without a filter the index uses tantivy's top-k; a filter that keeps everything takes the
+    // path that collects every match. Same total, same best hits.
+    let (index, keys) = index();
+    let everything = Filter {
+        statuses: kreisnetz_model::OfferingStatus::ALL
+            .iter()
+            .copied()
+            .collect(),
+        ..Filter::default()
+    };
+    for text in [
+        "Deutschkurs",
+        "Strasse",
+        "Beratung",
+        "Integrationsk",
+        "Frauen Sprachkurs",
+    ] {
+        let run = |filter: Filter| {
+            let r = index
+                .search(&Query {
+                    text: text.into(),
+                    filter,
+                    limit: 3,
+                    ..Query::default()
+                })
+                .unwrap();
+            let hits: Vec<(String, u32)> = r
+                .hits
+                .iter()
+                .map(|h| {
+                    (
+                        keys[&h.offering.id].clone(),
+                        (h.score.unwrap() * 1000.0) as u32,
+                    )
+                })
+                .collect();
+            (r.total, hits)
+        };
+        assert_eq!(run(Filter::default()), run(everything.clone()), "{text}");
+        let women = Filter {
+            target_groups: [kreisnetz_model::TargetGroup::Women].into(),
+            categories: [Category::LanguageCourse, Category::WomensSupport].into(),
+            ..Filter::default()
+        };
+        let women_collected = Filter {
+            updated_after: Some(Timestamp(i64::MIN)),
+            ..women.clone()
+        };
+        assert_eq!(run(women), run(women_collected), "{text} for women");
+    }
+}
