@@ -285,7 +285,7 @@ fn main() {
                 "seconds": (secs * 1000.0).round() / 1000.0,
                 "pairs_compared": report.pairs_compared,
                 "pairs_compared_per_offering": report.pairs_compared as f64 / n as f64,
-                "blocks_skipped": report.blocks_skipped,
+                "blocks_oversized": report.blocks_oversized,
                 "overlaps": report.overlaps.len(),
                 "peak_mib": mib(peak),
             })

@@ -33,14 +33,15 @@
 //! normalisation, compound parts included), keyed by category family × a grid cell of
 //! `max_km` × `max_km` × the term; only offerings in the same block or the block of the same
 //! family and term in a neighbouring cell are compared (any two offerings within `max_km` are
-//! in the same or neighbouring cells). Blocks larger than [`MAX_BLOCK`] are skipped: a term
-//! that common in one area says nothing about sameness. So every offering is compared with
-//! at most (title terms × 5 cells × `MAX_BLOCK`) others, whatever the size of the region:
-//! the cost grows linearly with the number of offerings. For the pairs that blocking lets
+//! in the same or neighbouring cells). Blocks larger than [`MAX_BLOCK`] are compared only
+//! within a window of [`WINDOW`] after sorting by target groups, start date and place. So
+//! every offering is compared with at most (title terms × 5 cells × `MAX_BLOCK`) others,
+//! whatever the size of the region: the cost grows linearly with the number of offerings. For the pairs that blocking lets
 //! through, the cheap rules (target groups, time, distance) run before any text is compared.
 //!
-//! What blocking misses, by design: two offerings whose titles share no term, or only terms
-//! shared by more than `MAX_BLOCK` offerings of the family in the area. Without a shared
+//! What blocking misses, by design: two offerings whose titles share no term, or that share
+//! only terms of oversized blocks and are not within a window of each other there (or are in
+//! neighbouring cells). Without a shared
 //! title term a pair rarely reaches the default `min_score` (the title is most of the text
 //! score). The time rule is checked per pair, not blocked: open-ended ("ongoing") offerings
 //! would fall into every time bucket.
@@ -169,9 +170,9 @@ pub struct OverlapReport {
     pub overlaps: Vec<Overlap>,
     /// Pairs that passed blocking and were checked (for tests and benchmarks).
     pub pairs_compared: usize,
-    /// Blocks (family × area × title term) skipped for having more than [`MAX_BLOCK`]
-    /// offerings: pairs sharing only such terms were not compared.
-    pub blocks_skipped: usize,
+    /// Blocks (family × area × title term) of more than [`MAX_BLOCK`] offerings, compared
+    /// only within a sorted window and not with neighbouring areas.
+    pub blocks_oversized: usize,
 }
 
 /// Category families: categories in one family may serve the same need.
@@ -273,11 +274,15 @@ fn cell_of(p: &Prepared<'_>, max_km: f64, district_ix: usize) -> Cell {
     }
 }
 
-/// Blocks with more members than this are skipped: a title word that more than this many
-/// offerings of one family share in one area ("Integrationskurs" in Oldenburg) says nothing
-/// about which of them are the same offering, and comparing them all is what makes the cost
-/// quadratic.
+/// Blocks with more members than this are not compared all with all: a title word that more
+/// than this many offerings of one family share in one area ("Integrationskurs" in Oldenburg)
+/// says little about which of them are the same offering, and comparing them all is what makes
+/// the cost quadratic. Such a block is sorted by target groups, start date and place, and each
+/// member is compared with the next [`WINDOW`] (a "sorted neighbourhood").
 pub const MAX_BLOCK: usize = 64;
+
+/// How many following members of a sorted oversized block each member is compared with.
+pub const WINDOW: usize = 16;
 
 /// The pairs (by index) that blocking lets through to be compared, each once, `i < j`: pairs of
 /// one category family in the same or neighbouring grid cells that share a title term (after
@@ -304,10 +309,25 @@ fn candidate_pairs(prepared: &[Prepared<'_>], max_km: f64) -> (Vec<(usize, usize
     };
     // Each neighbouring cell once: the cell itself and the half of its neighbours "after" it.
     const NEIGHBOURS: [(i32, i32); 4] = [(0, 1), (1, -1), (1, 0), (1, 1)];
-    let mut skipped = 0;
+    let mut oversized = 0;
     for (&(fam, cell, term), members) in &blocks {
         if members.len() > MAX_BLOCK {
-            skipped += 1;
+            // Too many to compare all: sort by target groups, start date and place, and compare
+            // each with the next WINDOW (sorted neighbourhood), so alike offerings that share
+            // only a common term are still found when they are alike in these too.
+            oversized += 1;
+            let mut sorted = members.clone();
+            sorted.sort_by_key(|&i| {
+                let p = &prepared[i as usize];
+                let start = p.window.from.map_or(i32::MIN, |d| d.to_julian_day());
+                let lat = p.loc.map_or(0, |c| (c.latitude * 1e4) as i64);
+                (p.targets, start, lat)
+            });
+            for (a, &i) in sorted.iter().enumerate() {
+                for &j in sorted.iter().skip(a + 1).take(WINDOW) {
+                    push(i, j);
+                }
+            }
             continue;
         }
         for (a, &i) in members.iter().enumerate() {
@@ -337,7 +357,7 @@ fn candidate_pairs(prepared: &[Prepared<'_>], max_km: f64) -> (Vec<(usize, usize
         .into_iter()
         .map(|p| ((p >> 32) as usize, (p & 0xffff_ffff) as usize))
         .collect();
-    (pairs, skipped)
+    (pairs, oversized)
 }
 
 /// Runs the overlaps report over the offerings of the read view.
@@ -364,7 +384,7 @@ pub fn overlaps<'a>(
             description: interner.set(&analyzer, &o.description),
         })
         .collect();
-    let (pairs, blocks_skipped) = candidate_pairs(&prepared, options.max_km);
+    let (pairs, blocks_oversized) = candidate_pairs(&prepared, options.max_km);
     let pairs_compared = pairs.len();
     let linked: Vec<(usize, usize, f64, Vec<Reason>)> = pairs
         .into_iter()
@@ -426,7 +446,7 @@ pub fn overlaps<'a>(
     OverlapReport {
         overlaps: found,
         pairs_compared,
-        blocks_skipped,
+        blocks_oversized,
     }
 }
 
@@ -962,5 +982,23 @@ mod tests {
             candidate_pairs(&prepared, 30.0).0.len(),
             "each pair once"
         );
+    }
+
+    #[test]
+    fn an_oversized_block_is_compared_in_a_sorted_window_not_all_with_all() {
+        let n = MAX_BLOCK * 3;
+        let list: Vec<Offering> = (0..n)
+            .map(|_| offering("Integrationskurs", Category::IntegrationCourse, "Vechta"))
+            .collect();
+        let r = report(&list.iter().collect::<Vec<_>>());
+        assert!(r.blocks_oversized >= 1);
+        assert!(
+            r.pairs_compared <= n * WINDOW,
+            "{} pairs for {n} offerings",
+            r.pairs_compared
+        );
+        // All alike: linked through the windows into one group.
+        assert_eq!(r.overlaps.len(), 1);
+        assert_eq!(r.overlaps[0].offerings.len(), n);
     }
 }
