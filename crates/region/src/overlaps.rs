@@ -812,6 +812,14 @@ mod tests {
                 .any(|r| r["code"] == "nearby" && r["km"].is_number())
         );
         assert!(o.explanation.contains("km apart"), "{}", o.explanation);
+        let whole = serde_json::to_value(&r).unwrap();
+        let first = &whole["overlaps"][0];
+        assert_eq!(first["offerings"].as_array().unwrap().len(), 2);
+        assert!(first["score"].is_number() && first["explanation"].is_string());
+        assert!(first["known"].is_null());
+        let csv = r.to_csv(crate::csv::CsvStyle::GermanExcel);
+        assert!(csv.contains("same_category"), "{csv}");
+        assert!(csv.lines().count() == 2, "{csv}");
     }
 
     #[test]

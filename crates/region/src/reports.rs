@@ -602,4 +602,40 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["districts"][0]["by_category"]["language_course"], 1);
     }
+
+    #[test]
+    fn json_shapes_are_the_documented_ones_and_csv_is_available() {
+        use crate::csv::CsvStyle;
+        let as_of = day("2027-06-01");
+        let (o, _) = fresh(as_of);
+        let stale_r = stale([&o], [], &names(), &StaleOptions::new(as_of));
+        let v = serde_json::to_value(&stale_r).unwrap();
+        let e = &v["stale"][0];
+        for key in ["name", "district_name", "reasons"] {
+            assert!(!e[key].is_null(), "stale entry has {key}: {e}");
+        }
+        assert!(e["name"].as_str().unwrap().starts_with("districts/D-"));
+        let gaps_r = gaps([&o], &names(), &GapOptions::default());
+        let g = &serde_json::to_value(&gaps_r).unwrap()["gaps"][0];
+        for key in [
+            "district_id",
+            "district_name",
+            "category",
+            "target_group",
+            "offerings",
+            "places_free",
+        ] {
+            assert!(!g[key].is_null(), "gap has {key}: {g}");
+        }
+        let csv = stale_r.to_csv(CsvStyle::GermanExcel);
+        assert!(csv.starts_with("\u{feff}name;district_name;provider;title;reasons"));
+        assert!(csv.contains(";no_contact;"), "{csv}");
+        assert!(
+            gaps_r
+                .to_csv(CsvStyle::Standard)
+                .starts_with("district_id,")
+        );
+        let cov = coverage([&o], &names(), as_of).to_csv(CsvStyle::GermanExcel);
+        assert!(cov.contains("1,000"), "decimal comma: {cov}");
+    }
 }
