@@ -130,6 +130,77 @@ async fn a_coordinator_manages_offerings_and_contacts() {
 }
 
 #[tokio::test]
+async fn the_fields_that_tell_needs_apart_are_set_shown_and_cleared() {
+    let node = TestNode::start("Landkreis Cloppenburg");
+    let created = json(node.ctl(&[
+        "--json",
+        "offering",
+        "add",
+        "--title",
+        "Deutschkurs für Frauen mit Kinderbetreuung",
+        "--category",
+        "language_course",
+        "--target-group",
+        "women",
+        "--provider",
+        "VHS Cloppenburg",
+        "--municipality",
+        "Cloppenburg",
+        "--language-level",
+        "A2",
+        "--format",
+        "in_person",
+        "--childcare",
+        "yes",
+        "--barrier-free",
+        "no",
+    ]));
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["language_level"], "a2");
+    assert_eq!(created["format"], "in_person");
+    assert_eq!(created["childcare"], true);
+    assert_eq!(created["barrier_free"], false);
+
+    let shown = ok(node.ctl(&["offering", "get", &id]));
+    for line in ["a2", "in_person", "yes", "no"] {
+        assert!(shown.contains(line), "{line} missing in:\n{shown}");
+    }
+    let table = ok(node.ctl(&["offering", "list"]));
+    assert!(table.contains("LEVEL") && table.contains("A2"), "{table}");
+
+    // A level belongs to language and integration courses only: refused field by field.
+    let refused = node.ctl(&["offering", "update", &id, "--category", "job_counselling"]);
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("offering.language_level"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let updated = json(node.ctl(&[
+        "--json",
+        "offering",
+        "update",
+        &id,
+        "--format",
+        "hybrid",
+        "--clear",
+        "language_level",
+        "--clear",
+        "childcare",
+        "--category",
+        "womens_support",
+    ]));
+    assert_eq!(updated["language_level"], serde_json::Value::Null);
+    assert_eq!(updated["format"], "hybrid");
+    assert_eq!(updated["childcare"], serde_json::Value::Null);
+    assert_eq!(updated["barrier_free"], false, "not in the update: kept");
+
+    let bad = node.ctl(&["offering", "update", &id, "--barrier-free", "maybe"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}
+
+#[tokio::test]
 async fn bad_input_gets_a_clear_message_and_a_non_zero_exit() {
     let node = TestNode::start("Landkreis Vechta");
     // Refused by the node, every field listed.

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use kreisnetz_model::{
-    Category, ContactField, DistrictId, LanguageCode, NodeId, OfferingField, OfferingStatus,
-    ProviderKind, RecordId, RecordKind, TargetGroup, parse_date, parse_resource_name,
-    resource_name,
+    Category, ContactField, DistrictId, LanguageCode, LanguageLevel, NodeId, OfferingField,
+    OfferingFormat, OfferingStatus, ProviderKind, RecordId, RecordKind, TargetGroup, parse_date,
+    parse_resource_name, resource_name,
 };
 use kreisnetz_proto::v1;
 use time::Date;
 
 use crate::credentials::Secret;
-use crate::terms::TermParser;
+use crate::terms::{TermParser, YesNo};
 
 const GLOBAL: &str = "Global options";
 
@@ -429,6 +429,19 @@ pub struct OfferingFields {
     /// Where it stands (`status`; the node uses `active` when not given on add).
     #[arg(long, value_name = "KEY", value_parser = TermParser::<OfferingStatus>::new())]
     pub status: Option<OfferingStatus>,
+    /// Language level on the CEFR scale, only for the categories language_course and
+    /// integration_course (`language_level`).
+    #[arg(long, value_name = "LEVEL", value_parser = TermParser::<LanguageLevel>::new())]
+    pub language_level: Option<LanguageLevel>,
+    /// How it takes place (`format`).
+    #[arg(long, value_name = "KEY", value_parser = TermParser::<OfferingFormat>::new())]
+    pub format: Option<OfferingFormat>,
+    /// Whether childcare is offered alongside (`childcare`; --clear childcare: not known).
+    #[arg(long, value_name = "yes|no", value_parser = TermParser::<YesNo>::new())]
+    pub childcare: Option<YesNo>,
+    /// Whether the place is barrier-free (`barrier_free`; --clear barrier_free: not known).
+    #[arg(long, value_name = "yes|no", value_parser = TermParser::<YesNo>::new())]
+    pub barrier_free: Option<YesNo>,
 }
 
 /// The fields of a contact a client sets; each flag sets one API field.

@@ -84,6 +84,22 @@ impl OfferingFields {
             o.status = s.number();
             set.insert(F::Status);
         }
+        if let Some(l) = self.language_level {
+            o.language_level = l.number();
+            set.insert(F::LanguageLevel);
+        }
+        if let Some(f) = self.format {
+            o.format = f.number();
+            set.insert(F::Format);
+        }
+        if let Some(c) = self.childcare {
+            o.childcare = Some(c.into());
+            set.insert(F::Childcare);
+        }
+        if let Some(b) = self.barrier_free {
+            o.barrier_free = Some(b.into());
+            set.insert(F::BarrierFree);
+        }
         (o, set)
     }
 }
@@ -282,6 +298,14 @@ mod tests {
             ID,
             "--status",
             "planned",
+            "--language-level",
+            "B1",
+            "--format",
+            "in-person",
+            "--childcare",
+            "yes",
+            "--barrier-free",
+            "no",
             "--id",
             ID,
         ]) else {
@@ -330,6 +354,9 @@ mod tests {
         );
         assert_eq!(o.contact_ids, [ID]);
         assert_eq!(o.status, v1::OfferingStatus::Planned as i32);
+        assert_eq!(o.language_level, v1::LanguageLevel::B1 as i32);
+        assert_eq!(o.format, v1::OfferingFormat::InPerson as i32);
+        assert_eq!((o.childcare, o.barrier_free), (Some(true), Some(false)));
         assert!(o.name.is_empty() && o.id.is_empty() && o.etag.is_empty());
     }
 
@@ -413,6 +440,51 @@ mod tests {
         assert_eq!(o.coordinates, None);
         assert!(o.description.is_empty() && o.languages.is_empty());
         assert_eq!(o.places_total, Some(10));
+    }
+
+    #[test]
+    fn the_need_fields_are_set_and_cleared_like_any_other() {
+        let req = offering_update(&["--childcare", "no", "--language-level", "a2"]).unwrap();
+        assert_eq!(paths(&req.update_mask), ["language_level", "childcare"]);
+        let o = req.offering.unwrap();
+        assert_eq!(o.childcare, Some(false), "no is a value, not a clear");
+        assert_eq!(o.language_level, v1::LanguageLevel::A2 as i32);
+
+        let req = offering_update(&[
+            "--clear",
+            "barrier_free",
+            "--clear",
+            "format",
+            "--clear",
+            "language-level",
+            "--clear",
+            "childcare",
+        ])
+        .unwrap();
+        assert_eq!(
+            paths(&req.update_mask),
+            ["language_level", "format", "childcare", "barrier_free"]
+        );
+        let o = req.offering.unwrap();
+        assert_eq!((o.childcare, o.barrier_free), (None, None));
+        assert_eq!((o.language_level, o.format), (0, 0));
+
+        let bad = Cli::try_parse_from([
+            "kreisnetzctl",
+            "offering",
+            "update",
+            ID,
+            "--childcare",
+            "ja?",
+        ]);
+        assert!(bad.unwrap_err().to_string().contains("--childcare"));
+        let bad =
+            Cli::try_parse_from(["kreisnetzctl", "offering", "add", "--language-level", "b3"]);
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("a1, a2, b1, b2, c1, c2")
+        );
     }
 
     #[test]

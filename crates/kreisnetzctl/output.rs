@@ -310,6 +310,15 @@ fn joined<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, sep: &str) -
     or_dash(&v.join(sep))
 }
 
+/// `yes`, `no`, or `-` when not known.
+fn yes_no(b: Option<bool>) -> String {
+    match b {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => "-".into(),
+    }
+}
+
 fn time_text(t: Timestamp) -> String {
     if t == Timestamp(0) {
         "-".into()
@@ -336,6 +345,9 @@ pub fn offering_row(o: &Offering) -> Vec<String> {
         short_district(&o.district_id.to_string()),
         o.title.clone(),
         o.category.key().into(),
+        o.language_level
+            .map_or(String::new(), |l| l.key().to_uppercase()),
+        o.format.map_or(String::new(), |f| f.key().into()),
         o.municipality.clone(),
         places(o.places_free, o.places_total),
         o.status.key().into(),
@@ -347,6 +359,8 @@ pub const OFFERING_COLUMNS: &[&str] = &[
     "DISTRICT",
     "TITLE",
     "CATEGORY",
+    "LEVEL",
+    "FORMAT",
     "MUNICIPALITY",
     "FREE/TOTAL",
     "STATUS",
@@ -415,6 +429,13 @@ pub fn offering_listing(name: &str, etag: &str, o: &Offering) -> String {
         ("url", or_dash(&o.url)),
         ("contact_ids", joined(&o.contact_ids, "\n")),
         ("status", o.status.key().into()),
+        (
+            "language_level",
+            o.language_level.map_or("-".into(), |l| l.key().into()),
+        ),
+        ("format", o.format.map_or("-".into(), |f| f.key().into())),
+        ("childcare", yes_no(o.childcare)),
+        ("barrier_free", yes_no(o.barrier_free)),
         ("create_time", time_text(o.create_time)),
         ("update_time", time_text(o.update_time)),
         ("etag", or_dash(etag)),
@@ -713,6 +734,8 @@ mod tests {
             municipality: "Oldenburg".into(),
             places_total: Some(12),
             places_free: Some(4),
+            format: v1::OfferingFormat::Online as i32,
+            barrier_free: Some(true),
             ..Default::default()
         };
         let district = DistrictId::from_public_key(b"Stadt Oldenburg");
@@ -737,6 +760,10 @@ mod tests {
         assert_eq!(v["places_free"], 4);
         assert_eq!(v["status"], "active");
         assert_eq!(v["district_id"], p.district_id.as_str());
+        assert_eq!(v["format"], "online");
+        assert_eq!(v["barrier_free"], true);
+        assert_eq!(v["childcare"], serde_json::Value::Null);
+        assert_eq!(v["language_level"], serde_json::Value::Null);
     }
 
     #[test]
@@ -746,7 +773,8 @@ mod tests {
         assert_eq!(row[0].len(), 8);
         assert_eq!(row[1].len(), 6);
         assert!(row[1].starts_with("D-"));
-        assert_eq!(row[5], "4/12");
+        assert_eq!(row[4], "", "no language level");
+        assert_eq!(row[7], "4/12");
         let text = table(OFFERING_COLUMNS, vec![row]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
@@ -761,6 +789,7 @@ mod tests {
             [
                 "Sprachcafé",
                 "social_leisure",
+                "online",
                 "Oldenburg",
                 "4/12",
                 "active"

@@ -8,7 +8,8 @@ use std::marker::PhantomData;
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use kreisnetz_model::{
-    Category, ContactField, OfferingField, OfferingStatus, ProviderKind, TargetGroup,
+    Category, ContactField, LanguageLevel, OfferingField, OfferingFormat, OfferingStatus,
+    ProviderKind, TargetGroup,
 };
 use kreisnetz_proto::v1;
 
@@ -38,7 +39,46 @@ macro_rules! vocabulary_terms {
     )+};
 }
 
-vocabulary_terms!(Category, TargetGroup, ProviderKind, OfferingStatus);
+vocabulary_terms!(
+    Category,
+    TargetGroup,
+    ProviderKind,
+    OfferingStatus,
+    LanguageLevel,
+    OfferingFormat
+);
+
+/// The value of a yes/no flag such as `--childcare yes|no` (`true`/`false` work too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YesNo {
+    Yes,
+    No,
+}
+
+impl From<YesNo> for bool {
+    fn from(v: YesNo) -> bool {
+        v == YesNo::Yes
+    }
+}
+
+impl Term for YesNo {
+    fn all() -> &'static [Self] {
+        &[YesNo::Yes, YesNo::No]
+    }
+    fn key(self) -> &'static str {
+        match self {
+            YesNo::Yes => "yes",
+            YesNo::No => "no",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "yes" | "true" => Ok(YesNo::Yes),
+            "no" | "false" => Ok(YesNo::No),
+            _ => Err(format!("\"{s}\" is neither yes nor no")),
+        }
+    }
+}
 
 macro_rules! field_terms {
     ($($t:ty),+) => {$(
@@ -139,6 +179,14 @@ mod tests {
         );
         let err = <ContactField as Term>::parse("title").unwrap_err();
         assert!(err.contains("display_name"), "{err}");
+    }
+
+    #[test]
+    fn yes_and_no_parse() {
+        assert_eq!(<YesNo as Term>::parse("Yes"), Ok(YesNo::Yes));
+        assert_eq!(<YesNo as Term>::parse("false"), Ok(YesNo::No));
+        assert!(<YesNo as Term>::parse("maybe").is_err());
+        assert!(bool::from(YesNo::Yes));
     }
 
     #[test]

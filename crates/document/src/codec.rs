@@ -24,6 +24,7 @@ enum Field {
     Uint(u64),
     Int(i64),
     Time(i64),
+    Bool(bool),
     Set(BTreeSet<String>),
     Coordinates(Option<f64>, Option<f64>),
     Other,
@@ -73,6 +74,13 @@ impl Fields {
         }
     }
 
+    fn bool(&self, key: &str) -> Option<bool> {
+        match self.get(key) {
+            Some(Field::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
     fn time(&self, key: &str) -> Timestamp {
         match self.get(key) {
             Some(Field::Time(t)) | Some(Field::Int(t)) => Timestamp(*t),
@@ -108,6 +116,7 @@ fn scalar(s: &ScalarValueRef<'_>) -> Field {
         ScalarValueRef::Uint(n) => Field::Uint(*n),
         ScalarValueRef::Int(n) => Field::Int(*n),
         ScalarValueRef::Timestamp(t) => Field::Time(*t),
+        ScalarValueRef::Boolean(b) => Field::Bool(*b),
         _ => Field::Other,
     }
 }
@@ -150,6 +159,12 @@ pub(crate) fn read_offering(
         url: f.str("url"),
         contact_ids: f.set("contact_ids"),
         status: f.parsed("status").unwrap_or(OfferingStatus::Active),
+        // Absent (a document written before these fields existed) or a term from a newer
+        // vocabulary reads as not given; the stored value is kept.
+        language_level: f.parsed("language_level"),
+        format: f.parsed("format"),
+        childcare: f.bool("childcare"),
+        barrier_free: f.bool("barrier_free"),
         create_time: f.time("create_time"),
         update_time: f.time("update_time"),
     })
@@ -215,6 +230,23 @@ impl Writer<'_> {
                     return Ok(());
                 }
                 self.doc.put(self.obj, key, u64::from(n))?;
+            }
+            None if !self.fresh => self.delete(key)?,
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn bool(&mut self, key: &str, value: Option<bool>) -> Result<(), DocumentError> {
+        match value {
+            Some(b) => {
+                if !self.fresh
+                    && let Ok(Some((v, _))) = self.doc.get(self.obj, key)
+                    && v.as_bool() == Some(b)
+                {
+                    return Ok(());
+                }
+                self.doc.put(self.obj, key, b)?;
             }
             None if !self.fresh => self.delete(key)?,
             None => {}
@@ -300,6 +332,10 @@ pub(crate) fn write_offering(
             OfferingField::Url => w.str(key, &o.url)?,
             OfferingField::ContactIds => w.set(key, keys(&o.contact_ids))?,
             OfferingField::Status => w.str(key, o.status.key())?,
+            OfferingField::LanguageLevel => w.opt_str(key, o.language_level.map(|l| l.key()))?,
+            OfferingField::Format => w.opt_str(key, o.format.map(|f| f.key()))?,
+            OfferingField::Childcare => w.bool(key, o.childcare)?,
+            OfferingField::BarrierFree => w.bool(key, o.barrier_free)?,
         }
     }
     Ok(())

@@ -36,6 +36,10 @@ fn offering() -> Offering {
         url: "https://bbs.example.org".into(),
         contact_ids: [RecordId::new_random()].into(),
         status: OfferingStatus::Planned,
+        language_level: Some(LanguageLevel::B2),
+        format: Some(OfferingFormat::Hybrid),
+        childcare: Some(true),
+        barrier_free: Some(false),
         create_time: Timestamp(1_700_000_000_000),
         update_time: Timestamp(1_700_000_000_000),
     }
@@ -177,6 +181,67 @@ fn clearing_a_field_removes_it() {
             got.url.as_str()
         ),
         (None, None, 0, "")
+    );
+}
+
+#[test]
+fn the_need_fields_round_trip_clear_and_are_absent_in_old_documents() {
+    let mut doc = DistrictDocument::new(district()).unwrap();
+    let o = offering();
+    doc.create_offering(&o).unwrap();
+    doc.commit("create", 0);
+    let loaded = reload(&mut doc);
+    assert_eq!(loaded.offering(&o.id).unwrap().unwrap(), o);
+
+    // Changing and clearing each one touches only it.
+    let mut changed = o.clone();
+    changed.language_level = Some(LanguageLevel::C1);
+    changed.format = None;
+    changed.childcare = Some(false);
+    changed.barrier_free = None;
+    doc.update_offering(
+        &changed,
+        &[
+            OfferingField::LanguageLevel,
+            OfferingField::Format,
+            OfferingField::Childcare,
+            OfferingField::BarrierFree,
+        ],
+    )
+    .unwrap();
+    doc.commit("update", 0);
+    let got = reload(&mut doc).offering(&o.id).unwrap().unwrap();
+    assert_eq!(
+        (
+            got.language_level,
+            got.format,
+            got.childcare,
+            got.barrier_free
+        ),
+        (Some(LanguageLevel::C1), None, Some(false), None)
+    );
+    assert_eq!(got.title, o.title);
+
+    // A record written by a version without the fields (or with a level this version does not
+    // know) reads as "not given".
+    let obj = doc
+        .record_obj(RecordKind::Offering, &o.id)
+        .unwrap()
+        .unwrap();
+    for key in ["language_level", "format", "childcare", "barrier_free"] {
+        let _ = doc.automerge().delete(&obj, key);
+    }
+    doc.automerge().put(&obj, "language_level", "d9").unwrap();
+    doc.commit("old or newer version", 0);
+    let got = reload(&mut doc).offering(&o.id).unwrap().unwrap();
+    assert_eq!(
+        (
+            got.language_level,
+            got.format,
+            got.childcare,
+            got.barrier_free
+        ),
+        (None, None, None, None)
     );
 }
 

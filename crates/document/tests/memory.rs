@@ -114,6 +114,10 @@ fn offering(i: u64) -> Offering {
         url: String::new(),
         contact_ids: BTreeSet::new(),
         status: OfferingStatus::Planned,
+        language_level: None,
+        format: None,
+        childcare: None,
+        barrier_free: None,
         create_time: Timestamp(i as i64),
         update_time: Timestamp(i as i64),
     }

@@ -22,7 +22,9 @@ pub use validation::{
     FieldViolation, Lines, MAX_QUOTED_CHARS, MAX_REPORTED_VIOLATIONS, Violations, is_invisible,
     quote,
 };
-pub use vocabulary::{Category, OfferingStatus, ProviderKind, TargetGroup, UnknownTerm};
+pub use vocabulary::{
+    Category, LanguageLevel, OfferingFormat, OfferingStatus, ProviderKind, TargetGroup, UnknownTerm,
+};
 
 /// The kinds of record a district document holds.
 #[derive(

@@ -7,7 +7,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::validation::{Lines, Violations, is_invisible};
 use crate::{
-    Category, DistrictId, LanguageCode, OfferingStatus, ProviderKind, RecordId, TargetGroup,
+    Category, DistrictId, LanguageCode, LanguageLevel, OfferingFormat, OfferingStatus,
+    ProviderKind, RecordId, TargetGroup,
 };
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -142,6 +143,20 @@ pub struct Offering {
     pub url: String,
     pub contact_ids: BTreeSet<RecordId>,
     pub status: OfferingStatus,
+    /// CEFR level (A1-C2); only for language and integration courses. The four fields below
+    /// tell apart offerings that look alike but serve different needs (see the overlaps report);
+    /// all are optional, and `#[serde(default)]` reads JSON written before they existed.
+    #[serde(default)]
+    pub language_level: Option<LanguageLevel>,
+    /// In person, online or hybrid.
+    #[serde(default)]
+    pub format: Option<OfferingFormat>,
+    /// Whether childcare is offered alongside (unknown when `None`).
+    #[serde(default)]
+    pub childcare: Option<bool>,
+    /// Whether the place is barrier-free (unknown when `None`).
+    #[serde(default)]
+    pub barrier_free: Option<bool>,
     pub create_time: Timestamp,
     pub update_time: Timestamp,
 }
@@ -197,6 +212,10 @@ fields!(
         Url => url,
         ContactIds => contact_ids,
         Status => status,
+        LanguageLevel => language_level,
+        Format => format,
+        Childcare => childcare,
+        BarrierFree => barrier_free,
     }
 );
 
@@ -289,6 +308,18 @@ impl Offering {
         }
         if !self.url.is_empty() {
             check_url(&mut v, "url", &self.url);
+        }
+        if let Some(level) = self.language_level
+            && !self.category.has_language_level()
+        {
+            v.push(
+                "language_level",
+                format!(
+                    "only language and integration courses have a language level; \
+                     clear {level} or change the category {}",
+                    self.category
+                ),
+            );
         }
         if self.contact_ids.len() > MAX_CONTACTS_PER_OFFERING {
             v.push(
@@ -438,6 +469,10 @@ mod tests {
             url: "https://bbs.example.org/kurse".into(),
             contact_ids: BTreeSet::new(),
             status: OfferingStatus::Planned,
+            language_level: Some(LanguageLevel::B2),
+            format: Some(OfferingFormat::InPerson),
+            childcare: Some(false),
+            barrier_free: Some(true),
             create_time: Timestamp(0),
             update_time: Timestamp(0),
         }
@@ -624,6 +659,36 @@ mod tests {
     }
 
     #[test]
+    fn only_language_and_integration_courses_have_a_language_level() {
+        let mut o = offering();
+        o.validate().unwrap();
+        o.category = Category::IntegrationCourse;
+        o.validate().unwrap();
+        o.category = Category::JobCounselling;
+        let v = violations_of(&o);
+        assert!(v.has("language_level"), "{v}");
+        assert_eq!(v.0.len(), 1);
+        o.language_level = None;
+        o.validate().unwrap();
+    }
+
+    #[test]
+    fn the_need_fields_are_optional_and_read_from_old_json() {
+        let mut o = offering();
+        o.language_level = None;
+        o.format = None;
+        o.childcare = None;
+        o.barrier_free = None;
+        o.validate().unwrap();
+        let mut json = serde_json::to_value(&o).unwrap();
+        for k in ["language_level", "format", "childcare", "barrier_free"] {
+            assert!(json.as_object_mut().unwrap().remove(k).is_some(), "{k}");
+        }
+        let back: Offering = serde_json::from_value(json).unwrap();
+        assert_eq!(back, o);
+    }
+
+    #[test]
     fn too_many_contacts_are_refused() {
         let mut o = offering();
         o.contact_ids = (0..21).map(|_| RecordId::new_random()).collect();
@@ -699,6 +764,10 @@ mod tests {
         assert_eq!(json["category"], "language_course");
         assert_eq!(json["start_date"], "2027-02-01");
         assert_eq!(json["target_groups"][0], "refugees");
+        assert_eq!(json["language_level"], "b2");
+        assert_eq!(json["format"], "in_person");
+        assert_eq!(json["childcare"], false);
+        assert_eq!(json["barrier_free"], true);
         let back: Offering = serde_json::from_value(json).unwrap();
         assert_eq!(back, o);
     }

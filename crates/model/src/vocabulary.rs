@@ -99,6 +99,14 @@ vocabulary!(
     }
 );
 
+impl Category {
+    /// Whether offerings of this category teach a language, and so may have a
+    /// [`LanguageLevel`]: language and integration courses.
+    pub fn has_language_level(self) -> bool {
+        matches!(self, Category::LanguageCourse | Category::IntegrationCourse)
+    }
+}
+
 vocabulary!(
     /// Who an offering is for.
     TargetGroup, "target group" {
@@ -136,6 +144,29 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// The language level an offering teaches to or requires, on the Common European Framework
+    /// of Reference (CEFR): A1 (beginner) to C2 (mastery). Only language and integration courses
+    /// have one.
+    LanguageLevel, "language level" {
+        A1 = 1, "a1";
+        A2 = 2, "a2";
+        B1 = 3, "b1";
+        B2 = 4, "b2";
+        C1 = 5, "c1";
+        C2 = 6, "c2";
+    }
+);
+
+vocabulary!(
+    /// How an offering takes place.
+    OfferingFormat, "format" {
+        InPerson = 1, "in_person";
+        Online = 2, "online";
+        Hybrid = 3, "hybrid";
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +182,19 @@ mod tests {
         }
         assert_eq!(Category::from_number(0), None);
         assert_eq!(Category::ALL.len(), 15);
+    }
+
+    #[test]
+    fn language_levels_and_formats_parse() {
+        assert_eq!("B2".parse::<LanguageLevel>().unwrap(), LanguageLevel::B2);
+        assert_eq!(LanguageLevel::ALL.len(), 6);
+        assert!(LanguageLevel::A1 < LanguageLevel::C2);
+        assert_eq!(
+            "in-person".parse::<OfferingFormat>().unwrap(),
+            OfferingFormat::InPerson
+        );
+        assert_eq!(OfferingFormat::from_number(3), Some(OfferingFormat::Hybrid));
+        assert!("b3".parse::<LanguageLevel>().is_err());
     }
 
     #[test]

@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use kreisnetz_model::{
-    Category, Contact, Coordinates, DistrictId, LanguageCode, Offering, OfferingStatus,
-    ProviderKind, RecordId, RecordKind, TargetGroup, Timestamp, Violations, format_date,
-    parse_date, resource_name,
+    Category, Contact, Coordinates, DistrictId, LanguageCode, LanguageLevel, Offering,
+    OfferingFormat, OfferingStatus, ProviderKind, RecordId, RecordKind, TargetGroup, Timestamp,
+    Violations, format_date, parse_date, resource_name,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -68,6 +68,10 @@ pub fn offering_to_proto(o: &Offering) -> v1::Offering {
         create_time: Some(timestamp(o.create_time)),
         update_time: Some(timestamp(o.update_time)),
         etag: String::new(),
+        language_level: o.language_level.map_or(0, |l| l.number()),
+        format: o.format.map_or(0, |f| f.number()),
+        childcare: o.childcare,
+        barrier_free: o.barrier_free,
     };
     p.etag = etag_of(&p);
     p
@@ -264,6 +268,18 @@ fn read_offering(
             OfferingStatus::expected,
         )
         .unwrap_or(OfferingStatus::Active);
+    let language_level = ps.vocab(
+        "language_level",
+        p.language_level,
+        LanguageLevel::from_number,
+        LanguageLevel::expected,
+    );
+    let format = ps.vocab(
+        "format",
+        p.format,
+        OfferingFormat::from_number,
+        OfferingFormat::expected,
+    );
     let languages = ps.set::<LanguageCode>("languages", &p.languages);
     let contact_ids: BTreeSet<RecordIdParse> = if from_server {
         ps.set::<StoredRecordId>("contact_ids", &p.contact_ids)
@@ -301,6 +317,10 @@ fn read_offering(
         url: p.url.trim().to_string(),
         contact_ids: contact_ids.into_iter().map(|c| c.0).collect(),
         status,
+        language_level,
+        format,
+        childcare: p.childcare,
+        barrier_free: p.barrier_free,
         create_time: now,
         update_time: now,
     };
@@ -463,8 +483,52 @@ mod tests {
             end_date: "2027-09-30".into(),
             places_total: Some(20),
             places_free: Some(3),
+            language_level: v1::LanguageLevel::A2 as i32,
+            format: v1::OfferingFormat::Hybrid as i32,
+            childcare: Some(true),
+            barrier_free: Some(false),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_need_fields_convert_both_ways() {
+        let o =
+            offering_from_proto(&wire(), district(), RecordId::new_random(), Timestamp(0)).unwrap();
+        assert_eq!(o.language_level, Some(LanguageLevel::A2));
+        assert_eq!(o.format, Some(OfferingFormat::Hybrid));
+        assert_eq!((o.childcare, o.barrier_free), (Some(true), Some(false)));
+        let p = offering_to_proto(&o);
+        assert_eq!(p.language_level, v1::LanguageLevel::A2 as i32);
+        assert_eq!(p.format, v1::OfferingFormat::Hybrid as i32);
+        assert_eq!((p.childcare, p.barrier_free), (Some(true), Some(false)));
+
+        // Unset on the wire is unset in the model; an unknown number is a field violation.
+        let mut bare = wire();
+        bare.language_level = 0;
+        bare.format = 0;
+        bare.childcare = None;
+        bare.barrier_free = None;
+        let o =
+            offering_from_proto(&bare, district(), RecordId::new_random(), Timestamp(0)).unwrap();
+        assert_eq!(
+            (o.language_level, o.format, o.childcare),
+            (None, None, None)
+        );
+        bare.language_level = 9;
+        bare.format = 7;
+        let v = offering_from_proto(&bare, district(), RecordId::new_random(), Timestamp(0))
+            .unwrap_err();
+        assert!(v.has("language_level") && v.has("format"), "{v}");
+    }
+
+    #[test]
+    fn a_level_on_a_counselling_offering_is_refused() {
+        let mut p = wire();
+        p.category = v1::Category::JobCounselling as i32;
+        let v =
+            offering_from_proto(&p, district(), RecordId::new_random(), Timestamp(0)).unwrap_err();
+        assert!(v.has("language_level"), "{v}");
     }
 
     #[test]

@@ -261,6 +261,10 @@ impl Ctx<'_> {
             cost: draft.cost.into(),
             contact_ids: draft.contacts.iter().map(|r| self.contact(*r)).collect(),
             status,
+            language_level: None,
+            format: None,
+            childcare: None,
+            barrier_free: None,
             create_time: self.now,
             update_time: self.now,
         }

@@ -355,6 +355,10 @@ pub(crate) fn generated_offerings(
             },
             contact_ids: BTreeSet::new(),
             status,
+            language_level: None,
+            format: None,
+            childcare: None,
+            barrier_free: None,
             create_time: now,
             update_time: now,
         });

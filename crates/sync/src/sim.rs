@@ -137,6 +137,10 @@ pub(crate) fn offering(district: DistrictId, id: u128, time: i64) -> Offering {
         url: String::new(),
         contact_ids: BTreeSet::new(),
         status: OfferingStatus::Planned,
+        language_level: None,
+        format: None,
+        childcare: None,
+        barrier_free: None,
         create_time: Timestamp(time),
         update_time: Timestamp(time),
     }
