@@ -90,3 +90,34 @@ async fn loose_permissions_on_the_admin_token_or_data_directory_are_refused() {
     node.restart();
     node.stop().await;
 }
+
+#[test]
+fn a_new_data_directory_needs_the_districts_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(NODE_BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(LOOPBACK_PORTS)
+        .output()
+        .expect("run kreisnetz serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("--district"), "{stderr}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing is created without a name"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_port_names_its_cause_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let err = refused(
+        dir.path(),
+        &["--api-listen", &addr, "--federation-listen", "127.0.0.1:0"],
+        &[],
+    );
+    assert_eq!(err.matches("Address already in use").count(), 1, "{err}");
+}

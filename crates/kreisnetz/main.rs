@@ -79,7 +79,8 @@ enum Command {
         /// Overrides federation.listen from the configuration.
         #[arg(long)]
         federation_listen: Option<SocketAddr>,
-        /// The district's name, used only when the data directory is initialised now.
+        /// The district's name, e.g. "Landkreis Vechta": required when the data directory is
+        /// new (it is initialised now), ignored afterwards.
         #[arg(long)]
         district: Option<String>,
         /// Start with a new, empty database although the data directory holds keys (after
@@ -228,16 +229,18 @@ fn serve(
             .join(kreisnetz_identity::DISTRICT_KEY_FILE)
             .exists()
     {
+        let name = district.as_deref().map(str::trim).unwrap_or_default();
+        if name.is_empty() {
+            bail!(
+                "{} is a new data directory: name the district this node serves, e.g. \
+                 `kreisnetz serve --district \"Landkreis Vechta\"` (needed only the first time; \
+                 it is shown to the other districts)",
+                data_dir.display()
+            );
+        }
         let mut config = Config::default();
-        config.district.name = district.clone().unwrap_or_default();
-        let identity = Identity::create(
-            data_dir,
-            if config.district.name.is_empty() {
-                "kreisnetz node"
-            } else {
-                &config.district.name
-            },
-        )?;
+        config.district.name = name.to_string();
+        let identity = Identity::create(data_dir, &config.district.name)?;
         config.write_new(data_dir)?;
         kreisnetz_node::auth::init_admin_token(data_dir)
             .context("cannot create the first admin token")?;

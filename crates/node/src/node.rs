@@ -75,12 +75,12 @@ pub enum StartError {
     },
     #[error(transparent)]
     Open(#[from] crate::writer::OpenError),
-    #[error("cannot listen on {addr}: {source} (is another node running there? set {key})")]
+    #[error("cannot listen on {addr}: {cause} (is another node running there? set {key})")]
     Bind {
         addr: SocketAddr,
         /// The configuration key of this address (`api.listen`, `federation.listen`, ...).
         key: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{0}")]
     Other(String),
@@ -412,20 +412,20 @@ pub async fn start_with(
 
     let listener = TcpListener::bind(config.api.listen)
         .await
-        .map_err(|source| StartError::Bind {
+        .map_err(|cause| StartError::Bind {
             addr: config.api.listen,
             key: "api.listen",
-            source,
+            cause,
         })?;
     let api_addr = listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
     let fed_listener = TcpListener::bind(config.federation.listen)
         .await
-        .map_err(|source| StartError::Bind {
+        .map_err(|cause| StartError::Bind {
             addr: config.federation.listen,
             key: "federation.listen",
-            source,
+            cause,
         })?;
     let federation_addr = fed_listener
         .local_addr()
