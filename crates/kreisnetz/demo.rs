@@ -24,6 +24,8 @@ pub struct DemoOptions {
 
 struct DemoNode {
     name: &'static str,
+    /// Its data directory (kreisnetzctl finds the admin token there).
+    dir: std::path::PathBuf,
     node: RunningNode,
     district_id: kreisnetz_model::DistrictId,
     token: String,
@@ -82,6 +84,7 @@ async fn demo(options: DemoOptions) -> Result<()> {
             .to_string();
         nodes.push(DemoNode {
             name: district.name,
+            dir: dir.clone(),
             district_id: node.district,
             node,
             token,
@@ -155,18 +158,15 @@ async fn demo(options: DemoOptions) -> Result<()> {
         );
     }
     println!();
+    // kreisnetzctl reads the admin token from $KREISNETZ_DATA_DIR/admin.token.
     println!(
-        "Try: kreisnetzctl --node http://{} offering list --all",
+        "Try: export KREISNETZ_DATA_DIR={} KREISNETZ_NODE=http://{}",
+        nodes[0].dir.display(),
         nodes[0].node.api_addr
     );
-    println!(
-        "     kreisnetzctl --node http://{} peers",
-        nodes[0].node.api_addr
-    );
-    println!(
-        "     kreisnetzctl --node http://{} documents",
-        nodes[0].node.api_addr
-    );
+    println!("     kreisnetzctl offering list --all");
+    println!("     kreisnetzctl peers");
+    println!("     kreisnetzctl documents");
 
     if !options.exit {
         println!("\nPress Ctrl-C to stop the demo.");
