@@ -47,6 +47,10 @@ enum Command {
         /// Where the API listens (default 127.0.0.1:7700).
         #[arg(long)]
         api_listen: Option<SocketAddr>,
+        /// Where the federation port listens (default 127.0.0.1:7701); other districts' nodes
+        /// dial this address.
+        #[arg(long)]
+        federation_listen: Option<SocketAddr>,
         /// Join an existing district as a further node (for availability): the district's
         /// signing key, copied from its first node's data directory (`district.key`). Both
         /// nodes write the district's document; their changes merge.
@@ -109,12 +113,13 @@ fn main() -> ExitCode {
             district,
             ags,
             api_listen,
+            federation_listen,
             district_key,
         } => init(
             &data_dir,
             &district,
             &ags,
-            api_listen,
+            (api_listen, federation_listen),
             district_key.as_deref(),
         ),
         Command::Demo {
@@ -159,7 +164,7 @@ fn init(
     data_dir: &Path,
     district: &str,
     ags: &str,
-    api_listen: Option<SocketAddr>,
+    (api_listen, federation_listen): (Option<SocketAddr>, Option<SocketAddr>),
     district_key: Option<&Path>,
 ) -> Result<()> {
     if district.trim().is_empty() {
@@ -170,6 +175,9 @@ fn init(
     config.district.ags = ags.trim().to_string();
     if let Some(addr) = api_listen {
         config.api.listen = addr;
+    }
+    if let Some(addr) = federation_listen {
+        config.federation.listen = addr;
     }
     config.check().map_err(anyhow::Error::msg)?;
     let config_path = data_dir.join(CONFIG_FILE);
@@ -204,11 +212,22 @@ fn print_ids(data_dir: &Path, config: &Config, identity: &Identity) {
     println!("  Node ID:      {}", identity.node.id);
     println!("  API:          {}", config.api.listen);
     println!(
-        "  Admin token:  {} (mode 0600; kreisnetzctl on this machine finds it)",
-        data_dir
-            .join(kreisnetz_node::auth::ADMIN_TOKEN_FILE)
-            .display()
+        "  Federation:   {} (mutual TLS with configured peers only)",
+        config.federation.listen
     );
+    let token = data_dir.join(kreisnetz_node::auth::ADMIN_TOKEN_FILE);
+    if data_dir == Path::new("./kreisnetz-data") || data_dir == Path::new("kreisnetz-data") {
+        println!(
+            "  Admin token:  {} (mode 0600; kreisnetzctl run in this directory finds it)",
+            token.display()
+        );
+    } else {
+        println!(
+            "  Admin token:  {} (mode 0600; for kreisnetzctl: export KREISNETZ_DATA_DIR={})",
+            token.display(),
+            data_dir.display()
+        );
+    }
     println!();
     println!("Give the district ID and node ID to the districts you federate with, and compare");
     println!(

@@ -36,8 +36,9 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
     pub node_id: NodeId,
-    /// `host:port` of the peer's federation port; empty: only accept its connections.
-    #[serde(default)]
+    /// `host:port` of the peer's federation port; empty: only accept its connections (then
+    /// not written to the file at all).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
 }
 
