@@ -1064,10 +1064,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_town(ctx.volunteer_town);
     out.push(ctx.finish(Draft {
-        title: "Patenschaften: Lotsinnen und Lotsen für neu angekommene Familien".into(),
-        description: "Ehrenamtliche begleiten neu angekommene Familien in den ersten Monaten: Termine bei Behörden \
-            und Ärzten, Anmeldung in Kita und Schule, Orientierung im Ort. Neue Patinnen und Paten sind \
-            willkommen; eine Schulung gibt es zweimal im Jahr."
+        title: ctx
+            .worded(&[
+                "Patenschaften: Lotsinnen und Lotsen für neu angekommene Familien",
+                "Familienpatenschaften – Ankommen im Ort",
+                "Willkommenspaten für Neuzugezogene",
+                "Begleitung im Alltag durch Ehrenamtliche",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Ehrenamtliche begleiten neu angekommene Familien in den ersten Monaten: Termine bei Behörden \
+                und Ärzten, Anmeldung in Kita und Schule, Orientierung im Ort. Neue Patinnen und Paten sind \
+                willkommen; eine Schulung gibt es zweimal im Jahr.",
+                "Eine Familie, eine Patin oder ein Pate: ein Jahr lang gemeinsam Briefe lesen, zum Elternabend \
+                gehen, den Ort kennenlernen. Wir suchen laufend Menschen mit etwas Zeit.",
+                "Unsere Lotsen helfen beim Ankommen: Wege zu Rathaus, Bank und Hausarzt, ein offenes Ohr, \
+                erste Kontakte in der Nachbarschaft.",
+                "Freiwillige unterstützen Zugezogene bei Alltagsfragen, begleiten zu Terminen und üben \
+                Deutsch im Gespräch. Vermittlung über die Ehrenamtskoordination.",
+            ])
             .into(),
         category: C::VolunteerMentoring,
         targets: &[T::Refugees, T::Families],
@@ -1106,10 +1122,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_town(ctx.volunteer_town);
     out.push(ctx.finish(Draft {
-        title: "Offene Fahrradwerkstatt und Radfahrkurs".into(),
-        description: "Gespendete Fahrräder werden gemeinsam repariert und gegen eine kleine Spende weitergegeben. \
-            Im Frühjahr gibt es einen Radfahrkurs für Frauen und eine Einführung in die Verkehrsregeln in \
-            einfacher Sprache."
+        title: ctx
+            .worded(&[
+                "Offene Fahrradwerkstatt und Radfahrkurs",
+                "Fahrräder für alle: Reparaturtreff",
+                "Radwerkstatt international",
+                "Mobil im Landkreis: Räder reparieren, Rad fahren lernen",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Gespendete Fahrräder werden gemeinsam repariert und gegen eine kleine Spende weitergegeben. \
+                Im Frühjahr gibt es einen Radfahrkurs für Frauen und eine Einführung in die Verkehrsregeln in \
+                einfacher Sprache.",
+                "Schrauben, flicken, Ersatzteile tauschen: Ehrenamtliche zeigen, wie man sein Rad selbst in \
+                Ordnung hält. Spenden von Rädern nehmen wir gern an.",
+                "Werkzeug, Ersatzteile und Leute, die sich auskennen: hier wird repariert und gelernt. \
+                Einmal im Jahr ein Verkehrstraining mit der Polizei.",
+                "Gebrauchte Räder für kleines Geld, Hilfe bei Reparaturen und Übungsstunden auf dem \
+                Schulhof für alle, die das Radfahren lernen wollen.",
+            ])
             .into(),
         category: C::SocialLeisure,
         targets: &[T::All, T::Women],
@@ -1200,7 +1232,14 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
-        title: "Perspektive Beruf: Orientierungskurs für Frauen mit Migrationsgeschichte".into(),
+        title: ctx
+            .worded(&[
+                "Perspektive Beruf: Orientierungskurs für Frauen mit Migrationsgeschichte",
+                "Frauen in Arbeit: Berufsorientierung in Teilzeit",
+                "Neustart Beruf für Mütter mit Zuwanderungsgeschichte",
+                "Berufswege für Frauen – Kurs mit Praktikum",
+            ])
+            .into(),
         description: "Zwölf Wochen Berufsorientierung in Teilzeit: eigene Stärken und im Herkunftsland erworbene \
             Erfahrungen sichtbar machen, Berufe in Pflege, Handel, Kita und Büro kennenlernen, ein Praktikum \
             planen. Mit der Beauftragten für Chancengleichheit am Arbeitsmarkt des Jobcenters."
@@ -1222,10 +1261,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     // Childcare
     let place = ctx.anywhere();
     out.push(ctx.finish(Draft {
-        title: "Kita-Einstieg: Eltern-Kind-Gruppe für zugewanderte Familien".into(),
-        description: "Brückenangebot für Kinder von 1 bis 6 Jahren, die noch keinen Kita-Platz haben: spielen, \
-            singen, erste deutsche Wörter. Die Eltern bekommen in der Zeit Antworten auf Fragen zu \
-            Kita-Anmeldung, Vorsorgeuntersuchungen und Schule."
+        title: ctx
+            .worded(&[
+                "Kita-Einstieg: Eltern-Kind-Gruppe für zugewanderte Familien",
+                "Spielgruppe vor dem Kindergarten",
+                "Brückenangebot Kita-Einstieg",
+                "Eltern-Kind-Treff für Familien ohne Kitaplatz",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Brückenangebot für Kinder von 1 bis 6 Jahren, die noch keinen Kita-Platz haben: spielen, \
+                singen, erste deutsche Wörter. Die Eltern bekommen in der Zeit Antworten auf Fragen zu \
+                Kita-Anmeldung, Vorsorgeuntersuchungen und Schule.",
+                "Zweimal pro Woche treffen sich Kleinkinder und ihre Eltern mit zwei Fachkräften: \
+                Lieder, Bewegung, Bilderbücher. So fällt der Wechsel in den Kindergarten leichter.",
+                "Aus dem Bundesprogramm „Kita-Einstieg“: Fachkräfte beraten Eltern zur Anmeldung und \
+                bereiten die Kinder spielerisch auf den Gruppenalltag vor.",
+                "Ein offener Treff für Mütter, Väter und Kinder unter sechs, die auf einen Platz warten. \
+                Mit Frühstück und Beratung zu Gesundheit und Erziehung.",
+            ])
             .into(),
         category: C::Childcare,
         targets: &[T::Families, T::Refugees],
@@ -1402,7 +1457,14 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     // Sport
     let place = ctx.anywhere();
     out.push(ctx.finish(Draft {
-        title: "Integration durch Sport: Schnuppertraining in Vereinen".into(),
+        title: ctx
+            .worded(&[
+                "Integration durch Sport: Schnuppertraining in Vereinen",
+                "Sportvereine öffnen ihre Türen",
+                "Mitmachen im Verein: Sport für Neuzugewanderte",
+                "Bewegung verbindet – Vereinssport kennenlernen",
+            ])
+            .into(),
         description: format!(
             "Im Programm „Integration durch Sport“ öffnen Sportvereine {in_district} ihre Trainings: Fußball, \
             Schwimmen lernen, Fitness für Frauen, Tischtennis. Der {} vermittelt passende Vereine und hilft \
