@@ -23,8 +23,11 @@ fn today() -> Date {
         .date()
 }
 
-fn id_of(key: &str) -> DistrictId {
-    DistrictId::from_public_key(find_district(key).unwrap().name.as_bytes())
+/// A district's ID; `node` stands for the node's key, which differs from one run of
+/// `kreisnetz demo` to the next (and the sample's random choices with it).
+fn id_of(key: &str, node: u64) -> DistrictId {
+    let name = find_district(key).unwrap().name;
+    DistrictId::from_public_key(format!("{name} {node}").as_bytes())
 }
 
 struct Region {
@@ -35,12 +38,19 @@ struct Region {
 impl Region {
     /// The nine districts' samples, as `kreisnetz demo` loads them (seed 1).
     fn load() -> Region {
+        Region::with(1, 0)
+    }
+
+    fn with(seed: u64, node: u64) -> Region {
         let sets: Vec<(&'static str, SampleSet)> = WESER_EMS
             .iter()
-            .map(|d| (d.key, district_sample(d, id_of(d.key), 1, NOW)))
+            .map(|d| (d.key, district_sample(d, id_of(d.key, node), seed, NOW)))
             .collect();
-        let districts =
-            Districts::new(WESER_EMS.iter().map(|d| (id_of(d.key), d.name.to_string())));
+        let districts = Districts::new(
+            WESER_EMS
+                .iter()
+                .map(|d| (id_of(d.key, node), d.name.to_string())),
+        );
         Region { sets, districts }
     }
 
@@ -113,7 +123,17 @@ const PLANTED: &[[(&str, &str); 2]] = &[
 
 #[test]
 fn overlaps_finds_the_planted_pairs_and_not_the_near_miss() {
-    let r = Region::load();
+    planted_pairs_are_found(&Region::load());
+}
+
+#[test]
+fn the_planted_pairs_are_found_whatever_the_seed_and_node_keys() {
+    for (seed, node) in [(2, 1), (7, 2), (42, 3), (1, 4)] {
+        planted_pairs_are_found(&Region::with(seed, node));
+    }
+}
+
+fn planted_pairs_are_found(r: &Region) {
     let report = overlaps(r.offerings(), &r.districts, &[], &OverlapOptions::default());
     for [(da, ta), (db, tb)] in PLANTED {
         let (a, b) = (name(r.offering(da, ta)), name(r.offering(db, tb)));
@@ -148,115 +168,118 @@ fn overlaps_finds_the_planted_pairs_and_not_the_near_miss() {
 
 #[test]
 fn gaps_shows_what_some_districts_lack() {
-    let r = Region::load();
-    let report = gaps(r.offerings(), &r.districts, &GapOptions::default());
-    assert!(!report.gaps.is_empty() && report.gaps.len() < report.matrix.len());
-    for (key, category, group) in [
-        (
-            "wesermarsch",
-            Category::IntegrationCourse,
-            TargetGroup::Youth,
-        ),
-        (
-            "wilhelmshaven",
-            Category::IntegrationCourse,
-            TargetGroup::Women,
-        ),
-        ("friesland", Category::Childcare, TargetGroup::Women),
-        ("ammerland", Category::Health, TargetGroup::Migrants),
-    ] {
-        let district = find_district(key).unwrap().name;
-        let cells: Vec<_> = report
-            .matrix
-            .iter()
-            .filter(|c| c.category == category && c.target_group == group)
-            .collect();
-        let here = cells.iter().find(|c| c.district_name == district).unwrap();
-        assert_eq!(
-            (here.offerings, here.gap),
-            (0, Some(GapKind::NoOffering)),
-            "{district}: {category} for {group}"
-        );
-        assert!(
-            report.gaps.contains(here),
-            "{district}: {category} for {group} is listed as a gap"
-        );
-        // A real gap: the other districts serve this group.
-        let served = cells.iter().filter(|c| c.gap.is_none()).count();
-        assert!(
-            served >= 6,
-            "{category} for {group}: only {served} districts"
-        );
+    for r in [Region::load(), Region::with(7, 2), Region::with(3, 5)] {
+        let report = gaps(r.offerings(), &r.districts, &GapOptions::default());
+        assert!(!report.gaps.is_empty() && report.gaps.len() < report.matrix.len());
+        for (key, category, group) in [
+            (
+                "wesermarsch",
+                Category::IntegrationCourse,
+                TargetGroup::Youth,
+            ),
+            (
+                "wilhelmshaven",
+                Category::IntegrationCourse,
+                TargetGroup::Women,
+            ),
+            ("friesland", Category::Childcare, TargetGroup::Women),
+            ("ammerland", Category::Health, TargetGroup::Migrants),
+        ] {
+            let district = find_district(key).unwrap().name;
+            let cells: Vec<_> = report
+                .matrix
+                .iter()
+                .filter(|c| c.category == category && c.target_group == group)
+                .collect();
+            let here = cells.iter().find(|c| c.district_name == district).unwrap();
+            assert_eq!(
+                (here.offerings, here.gap),
+                (0, Some(GapKind::NoOffering)),
+                "{district}: {category} for {group}"
+            );
+            assert!(
+                report.gaps.contains(here),
+                "{district}: {category} for {group} is listed as a gap"
+            );
+            // A real gap: the other districts serve this group.
+            let served = cells.iter().filter(|c| c.gap.is_none()).count();
+            assert!(
+                served >= 6,
+                "{category} for {group}: only {served} districts"
+            );
+        }
     }
 }
 
 #[test]
 fn stale_finds_forgotten_courses_entries_without_contact_and_old_entries() {
-    let r = Region::load();
-    let report = stale(
-        r.offerings(),
-        r.contacts(),
-        &r.districts,
-        &StaleOptions::new(today()),
-    );
-    let with = |reason: StaleReason| -> BTreeSet<&str> {
-        report
-            .stale
-            .iter()
-            .filter(|e| e.reasons.contains(&reason))
-            .map(|e| e.district_name.as_str())
-            .collect()
-    };
-    let ended = with(StaleReason::EndedButCurrent);
-    let uncontacted = with(StaleReason::NoContact);
-    let old = with(StaleReason::NotUpdated);
-    assert!(ended.len() >= 5, "ended but active in {ended:?}");
-    assert!(uncontacted.len() >= 5, "without contact in {uncontacted:?}");
-    assert!(old.len() >= 7, "not updated in {old:?}");
-    // Every forgotten course is one: its end date passed and it is still active.
-    for e in &report.stale {
-        if e.reasons.contains(&StaleReason::EndedButCurrent) {
-            let o = r.offerings().find(|o| name(o) == e.name).unwrap();
-            assert_eq!(o.status, OfferingStatus::Active);
-            assert!(o.end_date.unwrap() < today(), "{}", e.title);
+    for r in [Region::load(), Region::with(7, 2), Region::with(3, 5)] {
+        let report = stale(
+            r.offerings(),
+            r.contacts(),
+            &r.districts,
+            &StaleOptions::new(today()),
+        );
+        let with = |reason: StaleReason| -> BTreeSet<&str> {
+            report
+                .stale
+                .iter()
+                .filter(|e| e.reasons.contains(&reason))
+                .map(|e| e.district_name.as_str())
+                .collect()
+        };
+        let ended = with(StaleReason::EndedButCurrent);
+        let uncontacted = with(StaleReason::NoContact);
+        let old = with(StaleReason::NotUpdated);
+        assert!(ended.len() >= 5, "ended but active in {ended:?}");
+        assert!(uncontacted.len() >= 5, "without contact in {uncontacted:?}");
+        assert!(old.len() >= 7, "not updated in {old:?}");
+        // Every forgotten course is one: its end date passed and it is still active.
+        for e in &report.stale {
+            if e.reasons.contains(&StaleReason::EndedButCurrent) {
+                let o = r.offerings().find(|o| name(o) == e.name).unwrap();
+                assert_eq!(o.status, OfferingStatus::Active);
+                assert!(o.end_date.unwrap() < today(), "{}", e.title);
+            }
         }
+        // Not everything is stale: the report is a list to work through, not the whole region.
+        let total = r
+            .offerings()
+            .filter(|o| o.status != OfferingStatus::Ended)
+            .count();
+        assert!(
+            report.stale.len() < total / 2,
+            "{} of {total}",
+            report.stale.len()
+        );
     }
-    // Not everything is stale: the report is a list to work through, not the whole region.
-    let total = r
-        .offerings()
-        .filter(|o| o.status != OfferingStatus::Ended)
-        .count();
-    assert!(
-        report.stale.len() < total / 2,
-        "{} of {total}",
-        report.stale.len()
-    );
 }
 
 #[test]
 fn coverage_differs_between_districts() {
-    let r = Region::load();
-    let report = coverage(r.offerings(), &r.districts, today());
-    assert_eq!(report.districts.len(), 9);
-    let share = |key: &str| {
-        let name = find_district(key).unwrap().name;
-        report
-            .districts
-            .iter()
-            .find(|d| d.district_name == name)
-            .unwrap()
-            .updated_last_90_days
-    };
-    // Vechta keeps its entries current; Wilhelmshaven has not looked at most for months.
-    assert!(share("vechta") >= 0.7, "{}", share("vechta"));
-    assert!(share("wilhelmshaven") <= 0.5, "{}", share("wilhelmshaven"));
-    let counts: BTreeSet<usize> = report.districts.iter().map(|d| d.offerings).collect();
-    let free: BTreeSet<u64> = report.districts.iter().map(|d| d.places_free).collect();
-    assert!(counts.len() >= 4, "offerings per district: {counts:?}");
-    assert!(free.len() >= 6, "free places per district: {free:?}");
-    for d in &report.districts {
-        assert!(d.offerings >= 20, "{}: {}", d.district_name, d.offerings);
-        assert!(d.by_category.len() >= 10, "{}", d.district_name);
+    for r in [Region::load(), Region::with(7, 2), Region::with(3, 5)] {
+        let report = coverage(r.offerings(), &r.districts, today());
+        assert_eq!(report.districts.len(), 9);
+        let share = |key: &str| {
+            let name = find_district(key).unwrap().name;
+            report
+                .districts
+                .iter()
+                .find(|d| d.district_name == name)
+                .unwrap()
+                .updated_last_90_days
+        };
+        // Vechta keeps its entries current; Wilhelmshaven has not looked at most for months.
+        assert!(share("vechta") >= 0.7, "{}", share("vechta"));
+        assert!(share("wilhelmshaven") <= 0.5, "{}", share("wilhelmshaven"));
+        let counts: BTreeSet<usize> = report.districts.iter().map(|d| d.offerings).collect();
+        let free: BTreeSet<u64> = report.districts.iter().map(|d| d.places_free).collect();
+        assert!(counts.len() >= 4, "offerings per district: {counts:?}");
+        assert!(free.len() >= 6, "free places per district: {free:?}");
+        for d in &report.districts {
+            assert!(d.offerings >= 20, "{}: {}", d.district_name, d.offerings);
+            assert!(d.by_category.len() >= 10, "{}", d.district_name);
+        }
     }
 }
 

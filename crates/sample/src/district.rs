@@ -392,8 +392,10 @@ pub(crate) fn district_sample(
     };
     let contacts = contacts(&mut ctx);
     let mut offerings = offerings(&mut ctx);
+    let routine = offerings.len();
     planted(&mut ctx, &mut offerings);
-    forget_to_close(&mut ctx, &mut offerings);
+    // Only the routine courses are forgotten: the planted overlaps stay current on any day.
+    forget_to_close(&mut ctx, &mut offerings[..routine]);
     leave_without_contact(&mut ctx, &mut offerings);
     SampleSet {
         offerings,
@@ -1298,10 +1300,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     let place = ctx.in_seat();
     if !ctx.skips(Skip::CourseChildcare) {
         out.push(ctx.finish(Draft {
-        title: "Kursbegleitende Kinderbetreuung".into(),
-        description: "Betreuung für Kinder ab einem Jahr, deren Eltern einen Integrations- oder Berufssprachkurs \
-            besuchen und noch keinen Kita-Platz haben. Zwei Erzieherinnen, eine feste Gruppe; die Anmeldung \
-            erfolgt zusammen mit der Kursanmeldung."
+        title: ctx
+            .worded(&[
+                "Kursbegleitende Kinderbetreuung",
+                "Kinderbetreuung während des Deutschkurses",
+                "Betreute Spielgruppe für Kinder von Kursteilnehmenden",
+                "Kinderbetreuung im Haus der VHS",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Betreuung für Kinder ab einem Jahr, deren Eltern einen Integrations- oder Berufssprachkurs \
+                besuchen und noch keinen Kita-Platz haben. Zwei Erzieherinnen, eine feste Gruppe; die Anmeldung \
+                erfolgt zusammen mit der Kursanmeldung.",
+                "Damit Mütter und Väter lernen können: Während der Unterrichtszeit spielen die Kleinen \
+                nebenan. Bitte bei der Einstufung angeben.",
+                "Eine feste Gruppe mit pädagogischen Fachkräften für Ein- bis Sechsjährige, solange die \
+                Eltern im Unterricht sitzen. Wickelraum und Ruheecke vorhanden.",
+                "Für Kinder unter drei Jahren ohne Krippenplatz: Spielen, Basteln und Vorlesen in einem \
+                eigenen Raum, nur wenige Schritte vom Kursraum entfernt.",
+            ])
             .into(),
         category: C::Childcare,
         targets: &[T::Families, T::Women],
@@ -1309,7 +1327,7 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         kind: K::School,
         place,
         langs: Langs::German,
-        when: When::Course { weeks: 40 },
+        when: When::Ongoing,
         schedule: "Mo–Fr 8:15–12:45 Uhr während der Kurszeiten".into(),
         places: Some(8),
         cost: "kostenlos für Kursteilnehmende",
