@@ -582,56 +582,56 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     let place = ctx.anywhere();
     if !ctx.skips(Skip::WomensIntegrationCourse) {
         out.push(ctx.finish(Draft {
-        title: ctx.worded(&[
-            "Frauenintegrationskurs mit Kinderbetreuung",
-            "Integrationskurs für Frauen – Kinder werden im Haus betreut",
-            "Frauenkurs: Integrationskurs in ruhigerem Tempo",
-            "Integrationskurs nur für Frauen (mit Kinderbetreuung)",
-        ]).into(),
-        description: "Integrationskurs für Frauen mit 1.000 Unterrichtseinheiten in ruhigerem Tempo. Themen aus \
-            dem Alltag mit Kindern: Kita und Schule, Arztbesuch, Elternabend, Einkaufen. Während des Unterrichts \
-            werden Kinder ab einem Jahr im Haus betreut."
-            .into(),
-        category: C::IntegrationCourse,
-        targets: &[T::Women, T::Families, T::Refugees],
-        provider: l.mbe.into(),
-        kind: K::Association,
-        place,
-        langs: Langs::German,
-        when: When::Course { weeks: 46 },
-        schedule: "Mo–Fr 8:30–12:00 Uhr, Kinderbetreuung im Haus".into(),
-        places: Some(15),
-        cost: "Kostenbeitrag nach BAMF-Vorgaben; Befreiung für Leistungsbeziehende möglich",
-        contacts: &[Role::Mbe, Role::Family],
-        may_pause: false,
-    }));
+            title: ctx.worded(&[
+                "Frauenintegrationskurs mit Kinderbetreuung",
+                "Integrationskurs für Frauen – Kinder werden im Haus betreut",
+                "Frauenkurs: Integrationskurs in ruhigerem Tempo",
+                "Integrationskurs nur für Frauen (mit Kinderbetreuung)",
+            ]).into(),
+            description: "Integrationskurs für Frauen mit 1.000 Unterrichtseinheiten in ruhigerem Tempo. Themen aus \
+                dem Alltag mit Kindern: Kita und Schule, Arztbesuch, Elternabend, Einkaufen. Während des Unterrichts \
+                werden Kinder ab einem Jahr im Haus betreut."
+                .into(),
+            category: C::IntegrationCourse,
+            targets: &[T::Women, T::Families, T::Refugees],
+            provider: l.mbe.into(),
+            kind: K::Association,
+            place,
+            langs: Langs::German,
+            when: When::Course { weeks: 46 },
+            schedule: "Mo–Fr 8:30–12:00 Uhr, Kinderbetreuung im Haus".into(),
+            places: Some(15),
+            cost: "Kostenbeitrag nach BAMF-Vorgaben; Befreiung für Leistungsbeziehende möglich",
+            contacts: &[Role::Mbe, Role::Family],
+            may_pause: false,
+        }));
     }
     let place = ctx.in_seat();
     if !ctx.skips(Skip::YouthIntegrationCourse) {
         out.push(ctx.finish(Draft {
-        title: ctx.worded(&[
-            "Jugendintegrationskurs für junge Erwachsene bis 27",
-            "Jugendintegrationskurs: Deutsch für Schule, Ausbildung und Studium",
-            "Integrationskurs für junge Leute unter 27",
-            "Jugendintegrationskurs mit Bewerbungstraining",
-        ]).into(),
-        description: "Integrationskurs für junge Menschen, die eine Ausbildung, eine weiterführende Schule oder \
-            ein Studium anstreben: 1.000 Unterrichtseinheiten mit Projektarbeit, Betriebserkundungen und \
-            Bewerbungstraining. Der Jugendmigrationsdienst berät begleitend."
-            .into(),
-        category: C::IntegrationCourse,
-        targets: &[T::Youth, T::Refugees, T::Migrants],
-        provider: l.vhs.into(),
-        kind: K::School,
-        place,
-        langs: Langs::German,
-        when: When::Course { weeks: 42 },
-        schedule: "Mo–Fr 13:00–17:15 Uhr".into(),
-        places: Some(18),
-        cost: "Kostenbeitrag nach BAMF-Vorgaben; Befreiung für Leistungsbeziehende möglich",
-        contacts: &[Role::Vhs, Role::Jmd],
-        may_pause: false,
-    }));
+            title: ctx.worded(&[
+                "Jugendintegrationskurs für junge Erwachsene bis 27",
+                "Jugendintegrationskurs: Deutsch für Schule, Ausbildung und Studium",
+                "Integrationskurs für junge Leute unter 27",
+                "Jugendintegrationskurs mit Bewerbungstraining",
+            ]).into(),
+            description: "Integrationskurs für junge Menschen, die eine Ausbildung, eine weiterführende Schule oder \
+                ein Studium anstreben: 1.000 Unterrichtseinheiten mit Projektarbeit, Betriebserkundungen und \
+                Bewerbungstraining. Der Jugendmigrationsdienst berät begleitend."
+                .into(),
+            category: C::IntegrationCourse,
+            targets: &[T::Youth, T::Refugees, T::Migrants],
+            provider: l.vhs.into(),
+            kind: K::School,
+            place,
+            langs: Langs::German,
+            when: When::Course { weeks: 42 },
+            schedule: "Mo–Fr 13:00–17:15 Uhr".into(),
+            places: Some(18),
+            cost: "Kostenbeitrag nach BAMF-Vorgaben; Befreiung für Leistungsbeziehende möglich",
+            contacts: &[Role::Vhs, Role::Jmd],
+            may_pause: false,
+        }));
     }
 
     // Berufssprachkurse
@@ -1300,64 +1300,64 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     let place = ctx.in_seat();
     if !ctx.skips(Skip::CourseChildcare) {
         out.push(ctx.finish(Draft {
-        title: ctx
-            .worded(&[
-                "Kursbegleitende Kinderbetreuung",
-                "Kinderbetreuung während des Deutschkurses",
-                "Betreute Spielgruppe für Kinder von Kursteilnehmenden",
-                "Kinderbetreuung im Haus der VHS",
-            ])
-            .into(),
-        description: ctx
-            .worded(&[
-                "Betreuung für Kinder ab einem Jahr, deren Eltern einen Integrations- oder Berufssprachkurs \
-                besuchen und noch keinen Kita-Platz haben. Zwei Erzieherinnen, eine feste Gruppe; die Anmeldung \
-                erfolgt zusammen mit der Kursanmeldung.",
-                "Damit Mütter und Väter lernen können: Während der Unterrichtszeit spielen die Kleinen \
-                nebenan. Bitte bei der Einstufung angeben.",
-                "Eine feste Gruppe mit pädagogischen Fachkräften für Ein- bis Sechsjährige, solange die \
-                Eltern im Unterricht sitzen. Wickelraum und Ruheecke vorhanden.",
-                "Für Kinder unter drei Jahren ohne Krippenplatz: Spielen, Basteln und Vorlesen in einem \
-                eigenen Raum, nur wenige Schritte vom Kursraum entfernt.",
-            ])
-            .into(),
-        category: C::Childcare,
-        targets: &[T::Families, T::Women],
-        provider: l.vhs.into(),
-        kind: K::School,
-        place,
-        langs: Langs::German,
-        when: When::Ongoing,
-        schedule: "Mo–Fr 8:15–12:45 Uhr während der Kurszeiten".into(),
-        places: Some(8),
-        cost: "kostenlos für Kursteilnehmende",
-        contacts: &[Role::Vhs, Role::Family],
-        may_pause: false,
-    }));
+            title: ctx
+                .worded(&[
+                    "Kursbegleitende Kinderbetreuung",
+                    "Kinderbetreuung während des Deutschkurses",
+                    "Betreute Spielgruppe für Kinder von Kursteilnehmenden",
+                    "Kinderbetreuung im Haus der VHS",
+                ])
+                .into(),
+            description: ctx
+                .worded(&[
+                    "Betreuung für Kinder ab einem Jahr, deren Eltern einen Integrations- oder Berufssprachkurs \
+                    besuchen und noch keinen Kita-Platz haben. Zwei Erzieherinnen, eine feste Gruppe; die Anmeldung \
+                    erfolgt zusammen mit der Kursanmeldung.",
+                    "Damit Mütter und Väter lernen können: Während der Unterrichtszeit spielen die Kleinen \
+                    nebenan. Bitte bei der Einstufung angeben.",
+                    "Eine feste Gruppe mit pädagogischen Fachkräften für Ein- bis Sechsjährige, solange die \
+                    Eltern im Unterricht sitzen. Wickelraum und Ruheecke vorhanden.",
+                    "Für Kinder unter drei Jahren ohne Krippenplatz: Spielen, Basteln und Vorlesen in einem \
+                    eigenen Raum, nur wenige Schritte vom Kursraum entfernt.",
+                ])
+                .into(),
+            category: C::Childcare,
+            targets: &[T::Families, T::Women],
+            provider: l.vhs.into(),
+            kind: K::School,
+            place,
+            langs: Langs::German,
+            when: When::Ongoing,
+            schedule: "Mo–Fr 8:15–12:45 Uhr während der Kurszeiten".into(),
+            places: Some(8),
+            cost: "kostenlos für Kursteilnehmende",
+            contacts: &[Role::Vhs, Role::Family],
+            may_pause: false,
+        }));
     }
 
     // Health, law, housing
     let place = ctx.anywhere();
     if !ctx.skips(Skip::HealthGuides) {
         out.push(ctx.finish(Draft {
-        title: "MiMi – Gesundheit mit Migranten für Migranten: Infoabende".into(),
-        description: "Geschulte mehrsprachige Gesundheitslotsinnen und -lotsen erklären in der Muttersprache das \
-            deutsche Gesundheitssystem, Vorsorge für Kinder, Impfungen und seelische Gesundheit. Die Abende \
-            finden in Kursen, Gemeinden und Vereinen statt."
-            .into(),
-        category: C::Health,
-        targets: &[T::Migrants, T::Refugees, T::Families],
-        provider: "Ethno-Medizinisches Zentrum e.V. (MiMi-Gesundheitsprojekt)".into(),
-        kind: K::Association,
-        place,
-        langs: Langs::GermanAnd(4),
-        when: When::Project,
-        schedule: "Etwa einmal im Monat 18:00–20:00 Uhr, Termine nach Aushang".into(),
-        places: Some(25),
-        cost: "kostenlos",
-        contacts: &[Role::Coordination, Role::Mbe],
-        may_pause: false,
-    }));
+            title: "MiMi – Gesundheit mit Migranten für Migranten: Infoabende".into(),
+            description: "Geschulte mehrsprachige Gesundheitslotsinnen und -lotsen erklären in der Muttersprache das \
+                deutsche Gesundheitssystem, Vorsorge für Kinder, Impfungen und seelische Gesundheit. Die Abende \
+                finden in Kursen, Gemeinden und Vereinen statt."
+                .into(),
+            category: C::Health,
+            targets: &[T::Migrants, T::Refugees, T::Families],
+            provider: "Ethno-Medizinisches Zentrum e.V. (MiMi-Gesundheitsprojekt)".into(),
+            kind: K::Association,
+            place,
+            langs: Langs::GermanAnd(4),
+            when: When::Project,
+            schedule: "Etwa einmal im Monat 18:00–20:00 Uhr, Termine nach Aushang".into(),
+            places: Some(25),
+            cost: "kostenlos",
+            contacts: &[Role::Coordination, Role::Mbe],
+            may_pause: false,
+        }));
     }
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
@@ -1387,24 +1387,24 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     let place = ctx.anywhere();
     if !ctx.skips(Skip::TenancyCourse) {
         out.push(ctx.finish(Draft {
-        title: "Mietführerschein – fit für die eigene Wohnung".into(),
-        description: "Kurs an vier Abenden: Wohnungssuche, Mietvertrag, Nebenkosten, Mülltrennung, richtig heizen \
-            und lüften, gute Nachbarschaft. Mit Zertifikat, das viele Vermieterinnen und Vermieter in der Region \
-            kennen."
-            .into(),
-        category: C::Housing,
-        targets: &[T::Refugees, T::Families],
-        provider: l.mbe.into(),
-        kind: K::Association,
-        place,
-        langs: Langs::GermanAnd(2),
-        when: When::Course { weeks: 4 },
-        schedule: "Vier Termine donnerstags 17:00–19:00 Uhr".into(),
-        places: Some(15),
-        cost: "kostenlos",
-        contacts: &[Role::Mbe, Role::Coordination],
-        may_pause: false,
-    }));
+            title: "Mietführerschein – fit für die eigene Wohnung".into(),
+            description: "Kurs an vier Abenden: Wohnungssuche, Mietvertrag, Nebenkosten, Mülltrennung, richtig heizen \
+                und lüften, gute Nachbarschaft. Mit Zertifikat, das viele Vermieterinnen und Vermieter in der Region \
+                kennen."
+                .into(),
+            category: C::Housing,
+            targets: &[T::Refugees, T::Families],
+            provider: l.mbe.into(),
+            kind: K::Association,
+            place,
+            langs: Langs::GermanAnd(2),
+            when: When::Course { weeks: 4 },
+            schedule: "Vier Termine donnerstags 17:00–19:00 Uhr".into(),
+            places: Some(15),
+            cost: "kostenlos",
+            contacts: &[Role::Mbe, Role::Coordination],
+            may_pause: false,
+        }));
     }
 
     // Coordination: Vechta's Koordinierungsstab, the Oldenburger Netzwerk, elsewhere the district.
