@@ -561,7 +561,14 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     let place = ctx.anywhere();
     let town = without_qualifier(place.municipality);
     out.push(ctx.finish(Draft {
-        title: format!("Integrationskurs mit Alphabetisierung in {town}"),
+        title: ctx
+            .worded(&[
+                "Integrationskurs mit Alphabetisierung in {town}",
+                "Alphabetisierungskurs mit Integrationskurs, {town}",
+                "Lesen und schreiben lernen: Alpha-Integrationskurs {town}",
+                "Integrationskurs für Zweitschriftlernende in {town}",
+            ])
+            .replace("{town}", town),
         description: "Für Teilnehmende, die noch nicht oder nicht in lateinischer Schrift lesen und schreiben: \
             bis zu 1.300 Unterrichtseinheiten in einer kleinen Gruppe, mit Alphabetisierung, Sprachkurs und \
             Orientierungskurs. Viel Übung mit Formularen, Fahrplänen und Briefen aus dem Alltag."
@@ -657,10 +664,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.anywhere();
     out.push(ctx.finish(Draft {
-        title: "Berufssprachkurs Spezialmodul Pflege (B2)".into(),
-        description: "Fachsprache für Pflegekräfte mit ausländischem Abschluss im Anerkennungsverfahren und für \
-            Pflegehelferinnen und -helfer: Pflegedokumentation, Übergabe, Gespräche mit Pflegebedürftigen und \
-            Angehörigen. Mit Hospitationen in Einrichtungen der Region."
+        title: ctx
+            .worded(&[
+                "Berufssprachkurs Spezialmodul Pflege (B2)",
+                "Deutsch in der Pflege B2",
+                "Fachsprachkurs Pflege – Ziel B2",
+                "B2 für Pflegeberufe: Sprache für Station und Wohnbereich",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Fachsprache für Pflegekräfte mit ausländischem Abschluss im Anerkennungsverfahren und für \
+                Pflegehelferinnen und -helfer: Pflegedokumentation, Übergabe, Gespräche mit Pflegebedürftigen und \
+                Angehörigen. Mit Hospitationen in Einrichtungen der Region.",
+                "Für Pflegefachkräfte aus dem Ausland, die für die Anerkennung B2 brauchen: Dienstübergabe, \
+                Dokumentation, Telefonate mit Ärztinnen. Praxistage in Kliniken und Heimen.",
+                "Wer in Altenpflege oder Krankenhaus arbeiten will, übt hier die Sprache des Berufs: \
+                Pflegeplanung, Schmerzen erfragen, mit Angehörigen sprechen.",
+                "Sprachkurs mit Prüfung telc Deutsch B1-B2 Pflege; Rollenspiele zu Aufnahme, Übergabe und \
+                Entlassung, Besuche in Pflegeeinrichtungen.",
+            ])
             .into(),
         category: C::LanguageCourse,
         targets: &[T::SkilledWorkers, T::Migrants, T::Women],
@@ -677,10 +700,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
-        title: "Berufsbegleitender Berufssprachkurs Gewerbe-Technik (B1)".into(),
-        description: "Abendkurs für Beschäftigte in Produktion, Lager, Handwerk und Lebensmittelindustrie: \
-            Arbeitsanweisungen, Sicherheitsunterweisungen, Gespräche mit Vorgesetzten. Betriebe können \
-            Mitarbeitende anmelden; der Kurs ist mit Schichtarbeit vereinbar."
+        title: ctx
+            .worded(&[
+                "Berufsbegleitender Berufssprachkurs Gewerbe-Technik (B1)",
+                "Deutsch für Produktion und Lager (B1), neben dem Beruf",
+                "Berufssprachkurs B1 Gewerbe-Technik am Abend",
+                "Sprachkurs im Betrieb: Technik und Logistik, B1",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Abendkurs für Beschäftigte in Produktion, Lager, Handwerk und Lebensmittelindustrie: \
+                Arbeitsanweisungen, Sicherheitsunterweisungen, Gespräche mit Vorgesetzten. Betriebe können \
+                Mitarbeitende anmelden; der Kurs ist mit Schichtarbeit vereinbar.",
+                "Für Beschäftigte, die schon arbeiten und sicherer sprechen wollen: Maschinen erklären, \
+                Fehler melden, Schichtpläne lesen. Zweimal pro Woche nach der Arbeit.",
+                "Unternehmen aus der Region schicken ihre Mitarbeitenden: Unterricht mit Beispielen aus \
+                Werkstatt und Halle, Arbeitssicherheit und Teamgespräche.",
+                "Der Unterricht findet in den Räumen eines Betriebs statt; Themen sind Lieferscheine, \
+                Unterweisungen und Gespräche mit Kolleginnen und Kollegen.",
+            ])
             .into(),
         category: C::LanguageCourse,
         targets: &[T::Migrants, T::Refugees, T::Employers],
@@ -1387,7 +1426,14 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     let place = ctx.anywhere();
     if !ctx.skips(Skip::TenancyCourse) {
         out.push(ctx.finish(Draft {
-            title: "Mietführerschein – fit für die eigene Wohnung".into(),
+            title: ctx
+                .worded(&[
+                    "Mietführerschein – fit für die eigene Wohnung",
+                    "Wohnführerschein: gut wohnen, gut mieten",
+                    "Mieterkurs für Wohnungssuchende",
+                    "Fit für die erste eigene Wohnung",
+                ])
+                .into(),
             description: "Kurs an vier Abenden: Wohnungssuche, Mietvertrag, Nebenkosten, Mülltrennung, richtig heizen \
                 und lüften, gute Nachbarschaft. Mit Zertifikat, das viele Vermieterinnen und Vermieter in der Region \
                 kennen."
