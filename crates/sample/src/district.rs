@@ -313,12 +313,17 @@ impl Ctx<'_> {
             C::LanguageCourse => level_in(&o.title).or(Some(LanguageLevel::A2)),
             _ => None,
         };
-        o.format = Some(OfferingFormat::InPerson);
-        if matches!(o.category, C::QualificationRecognition | C::JobCounselling)
-            && o.provider_kind == Some(K::Chamber)
+        let lower = text.to_lowercase();
+        o.format = Some(if lower.contains("online") {
+            OfferingFormat::Online
+        } else if lower.contains("video")
+            || (matches!(o.category, C::QualificationRecognition | C::JobCounselling)
+                && o.provider_kind == Some(K::Chamber))
         {
-            o.format = Some(OfferingFormat::Hybrid);
-        }
+            OfferingFormat::Hybrid
+        } else {
+            OfferingFormat::InPerson
+        });
         let with_children = [
             "Kinderbetreuung",
             "Kinder werden",
@@ -715,8 +720,8 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
                 Mitarbeitende anmelden; der Kurs ist mit Schichtarbeit vereinbar.",
                 "Für Beschäftigte, die schon arbeiten und sicherer sprechen wollen: Maschinen erklären, \
                 Fehler melden, Schichtpläne lesen. Zweimal pro Woche nach der Arbeit.",
-                "Unternehmen aus der Region schicken ihre Mitarbeitenden: Unterricht mit Beispielen aus \
-                Werkstatt und Halle, Arbeitssicherheit und Teamgespräche.",
+                "Online-Kurs für Beschäftigte aus der Region: Unterricht im virtuellen Klassenzimmer mit \
+                Beispielen aus Werkstatt und Halle, Arbeitssicherheit und Teamgesprächen.",
                 "Der Unterricht findet in den Räumen eines Betriebs statt; Themen sind Lieferscheine, \
                 Unterweisungen und Gespräche mit Kolleginnen und Kollegen.",
             ])

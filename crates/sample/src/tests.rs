@@ -521,6 +521,9 @@ fn the_need_fields_are_set_where_they_make_sense() {
     assert!(all.iter().any(|o| o.barrier_free == Some(true)));
     assert!(all.iter().any(|o| o.barrier_free == Some(false)));
     assert!(all.iter().any(|o| o.childcare == Some(false)));
+    for format in OfferingFormat::ALL {
+        assert!(all.iter().any(|o| o.format == Some(*format)), "{format}");
+    }
 }
 
 #[test]
