@@ -2,8 +2,8 @@
 use std::collections::BTreeSet;
 
 use kreisnetz_model::{
-    Category, Contact, DistrictId, LanguageCode, Offering, OfferingStatus, ProviderKind, RecordId,
-    TargetGroup, Timestamp,
+    Category, Contact, DistrictId, LanguageCode, LanguageLevel, Offering, OfferingFormat,
+    OfferingStatus, ProviderKind, RecordId, TargetGroup, Timestamp,
 };
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -16,6 +16,7 @@ use crate::common::{
 use crate::people::{
     domain_label, email_for, fictional_phone, invented_names, slug, truncate_slug,
 };
+use crate::profile::{Profile, Skip, profile_of};
 use crate::region::{Local, local_of, without_qualifier};
 use crate::{RegionDistrict, SampleSet};
 
@@ -107,9 +108,36 @@ struct Ctx<'a> {
     /// The volunteer initiative of the sample, and where it is.
     volunteers: String,
     volunteer_town: &'static str,
+    /// How this district writes and keeps its entries.
+    profile: Profile,
 }
 
 impl Ctx<'_> {
+    /// The district's own wording of something every district offers: variant `dialect` of
+    /// the list (neighbouring districts have different dialects).
+    fn worded<T: Copy>(&self, variants: &[T]) -> T {
+        variants[self.profile.dialect % variants.len()]
+    }
+
+    fn skips(&self, what: Skip) -> bool {
+        self.profile.skip.contains(&what)
+    }
+
+    /// When a record was last touched: within the last 90 days with the district's `care`,
+    /// else three to fourteen months ago.
+    fn last_update(&mut self) -> (Timestamp, Timestamp) {
+        const DAY: i64 = 86_400_000;
+        let rng = &mut self.rng;
+        let age = if rng.gen_bool(self.profile.care) {
+            rng.gen_range(1..88)
+        } else {
+            rng.gen_range(95..420)
+        };
+        let update = Timestamp(self.now.0 - age * DAY - rng.gen_range(0..DAY / 2));
+        let create = Timestamp(update.0 - rng.gen_range(0..200) * DAY);
+        (create, update)
+    }
+
     fn contact(&self, role: Role) -> RecordId {
         self.contact_ids[ROLES
             .iter()
@@ -235,7 +263,8 @@ impl Ctx<'_> {
         };
         let coordinates = coordinates_near(rng, draft.place.municipality);
         let path = truncate_slug(&slug(&draft.title), 60);
-        Offering {
+        let (create_time, update_time) = self.last_update();
+        let mut o = Offering {
             id,
             district_id: self.district_id,
             url: format!(
@@ -265,10 +294,68 @@ impl Ctx<'_> {
             format: None,
             childcare: None,
             barrier_free: None,
-            create_time: self.now,
-            update_time: self.now,
-        }
+            create_time,
+            update_time,
+        };
+        self.need_fields(&mut o);
+        o
     }
+
+    /// The four fields that tell needs apart, as a coordinator would fill them in: the CEFR
+    /// level a language or integration course leads to, the format (in person unless the
+    /// district's wording says otherwise), childcare when the text offers it, and barrier-free
+    /// access as far as the district knows it.
+    fn need_fields(&mut self, o: &mut Offering) {
+        let text = format!("{} {} {}", o.title, o.description, o.schedule);
+        o.language_level = match o.category {
+            C::IntegrationCourse if text.contains("Alphabetisierung") => Some(LanguageLevel::A2),
+            C::IntegrationCourse => Some(LanguageLevel::B1),
+            C::LanguageCourse => level_in(&o.title).or(Some(LanguageLevel::A2)),
+            _ => None,
+        };
+        let lower = text.to_lowercase();
+        o.format = Some(if lower.contains("online") {
+            OfferingFormat::Online
+        } else if lower.contains("video")
+            || (matches!(o.category, C::QualificationRecognition | C::JobCounselling)
+                && o.provider_kind == Some(K::Chamber))
+        {
+            OfferingFormat::Hybrid
+        } else {
+            OfferingFormat::InPerson
+        });
+        let with_children = [
+            "Kinderbetreuung",
+            "Kinder werden",
+            "Kinder dürfen",
+            "Kinder sind",
+            "betreut",
+        ]
+        .iter()
+        .any(|w| text.contains(w));
+        o.childcare = if with_children {
+            Some(true)
+        } else if matches!(
+            o.category,
+            C::IntegrationCourse | C::LanguageCourse | C::WomensSupport | C::Childcare
+        ) {
+            Some(false)
+        } else {
+            None
+        };
+        o.barrier_free = match self.rng.gen_range(0..10) {
+            0..=5 => Some(true),
+            6 | 7 => Some(false),
+            _ => None,
+        };
+    }
+}
+
+/// `B2` in `Berufssprachkurs B2 (Basismodul)`, `(B1)`, `Deutsch A1`.
+fn level_in(title: &str) -> Option<LanguageLevel> {
+    title
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find_map(|w| (w.len() == 2).then(|| w.parse().ok()).flatten())
 }
 
 fn language(code: &str) -> LanguageCode {
@@ -297,6 +384,7 @@ pub(crate) fn district_sample(
         format!("Flüchtlingshilfe {}", without_qualifier(volunteer_town))
     };
     let mut ctx = Ctx {
+        profile: profile_of(district),
         d: district,
         local: local_of(district),
         district_id,
@@ -308,7 +396,12 @@ pub(crate) fn district_sample(
         volunteer_town,
     };
     let contacts = contacts(&mut ctx);
-    let offerings = offerings(&mut ctx);
+    let mut offerings = offerings(&mut ctx);
+    let routine = offerings.len();
+    planted(&mut ctx, &mut offerings);
+    // Only the routine courses are forgotten: the planted overlaps stay current on any day.
+    forget_to_close(&mut ctx, &mut offerings[..routine]);
+    leave_without_contact(&mut ctx, &mut offerings);
     SampleSet {
         offerings,
         contacts,
@@ -393,6 +486,7 @@ fn contacts(ctx: &mut Ctx<'_>) -> Vec<Contact> {
             ),
         };
         let (first, last) = names[i];
+        let (create_time, update_time) = ctx.last_update();
         let rng = &mut ctx.rng;
         // Everybody has an e-mail address; most also a phone number.
         let phone = if rng.gen_bool(0.8) {
@@ -414,8 +508,8 @@ fn contacts(ctx: &mut Ctx<'_>) -> Vec<Contact> {
                 .iter()
                 .map(|l| language(l))
                 .collect::<BTreeSet<_>>(),
-            create_time: ctx.now,
-            update_time: ctx.now,
+            create_time,
+            update_time,
         });
     }
     out
@@ -432,11 +526,29 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     // Integrationskurse
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
-        title: format!("Integrationskurs (allgemein) – Vormittagskurs {seat}"),
-        description: "Allgemeiner Integrationskurs nach den Vorgaben des BAMF: 600 Unterrichtseinheiten \
-            Sprachkurs bis zum Niveau B1 und 100 Unterrichtseinheiten Orientierungskurs. Abschluss mit dem \
-            „Deutsch-Test für Zuwanderer“ (DTZ) und dem Test „Leben in Deutschland“. Vorher ist ein \
-            Einstufungstest in der Volkshochschule nötig."
+        title: ctx
+            .worded(&[
+                "Integrationskurs (allgemein) – Vormittagskurs {seat}",
+                "Allgemeiner Integrationskurs am Vormittag, {seat}",
+                "Deutsch und Orientierung: Integrationskurs in {seat}",
+                "Integrationskurs Vollzeit – Einstieg monatlich",
+            ])
+            .replace("{seat}", seat),
+        description: ctx
+            .worded(&[
+                "Allgemeiner Integrationskurs nach den Vorgaben des BAMF: 600 Unterrichtseinheiten \
+                Sprachkurs bis zum Niveau B1 und 100 Unterrichtseinheiten Orientierungskurs. Abschluss mit dem \
+                „Deutsch-Test für Zuwanderer“ (DTZ) und dem Test „Leben in Deutschland“. Vorher ist ein \
+                Einstufungstest in der Volkshochschule nötig.",
+                "Sieben Module Deutsch und ein Modul über Geschichte, Politik und Zusammenleben. Wer den \
+                Kurs mit B1 abschließt, erfüllt eine Voraussetzung für die Niederlassungserlaubnis. Die \
+                Berechtigung stellt das BAMF, die Ausländerbehörde oder das Jobcenter aus.",
+                "Kleine Gruppen, feste Lehrkräfte, ein Lernraum mit PCs: vom Alltag über Arbeit und \
+                Wohnen bis zur Prüfung DTZ. Einstieg nach Einstufung, auch für Teilnehmende ohne \
+                Verpflichtung, wenn Plätze frei sind.",
+                "Vollzeitkurs mit Orientierungsteil und Prüfung am Ende. Zusätzlich: Lernberatung, \
+                Besuche im Rathaus und in Betrieben, eine Stunde Computerkunde pro Woche.",
+            ])
             .into(),
         category: C::IntegrationCourse,
         targets: &[T::Refugees, T::Migrants],
@@ -454,7 +566,14 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     let place = ctx.anywhere();
     let town = without_qualifier(place.municipality);
     out.push(ctx.finish(Draft {
-        title: format!("Integrationskurs mit Alphabetisierung in {town}"),
+        title: ctx
+            .worded(&[
+                "Integrationskurs mit Alphabetisierung in {town}",
+                "Alphabetisierungskurs mit Integrationskurs, {town}",
+                "Lesen und schreiben lernen: Alpha-Integrationskurs {town}",
+                "Integrationskurs für Zweitschriftlernende in {town}",
+            ])
+            .replace("{town}", town),
         description: "Für Teilnehmende, die noch nicht oder nicht in lateinischer Schrift lesen und schreiben: \
             bis zu 1.300 Unterrichtseinheiten in einer kleinen Gruppe, mit Alphabetisierung, Sprachkurs und \
             Orientierungskurs. Viel Übung mit Formularen, Fahrplänen und Briefen aus dem Alltag."
@@ -473,45 +592,59 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         may_pause: false,
     }));
     let place = ctx.anywhere();
-    out.push(ctx.finish(Draft {
-        title: "Frauenintegrationskurs mit Kinderbetreuung".into(),
-        description: "Integrationskurs für Frauen mit 1.000 Unterrichtseinheiten in ruhigerem Tempo. Themen aus \
-            dem Alltag mit Kindern: Kita und Schule, Arztbesuch, Elternabend, Einkaufen. Während des Unterrichts \
-            werden Kinder ab einem Jahr im Haus betreut."
-            .into(),
-        category: C::IntegrationCourse,
-        targets: &[T::Women, T::Families, T::Refugees],
-        provider: l.mbe.into(),
-        kind: K::Association,
-        place,
-        langs: Langs::German,
-        when: When::Course { weeks: 46 },
-        schedule: "Mo–Fr 8:30–12:00 Uhr, Kinderbetreuung im Haus".into(),
-        places: Some(15),
-        cost: "Kostenbeitrag nach BAMF-Vorgaben; Befreiung für Leistungsbeziehende möglich",
-        contacts: &[Role::Mbe, Role::Family],
-        may_pause: false,
-    }));
+    if !ctx.skips(Skip::WomensIntegrationCourse) {
+        out.push(ctx.finish(Draft {
+            title: ctx.worded(&[
+                "Frauenintegrationskurs mit Kinderbetreuung",
+                "Integrationskurs für Frauen – Kinder werden im Haus betreut",
+                "Frauenkurs: Integrationskurs in ruhigerem Tempo",
+                "Integrationskurs nur für Frauen (mit Kinderbetreuung)",
+            ]).into(),
+            description: "Integrationskurs für Frauen mit 1.000 Unterrichtseinheiten in ruhigerem Tempo. Themen aus \
+                dem Alltag mit Kindern: Kita und Schule, Arztbesuch, Elternabend, Einkaufen. Während des Unterrichts \
+                werden Kinder ab einem Jahr im Haus betreut."
+                .into(),
+            category: C::IntegrationCourse,
+            targets: &[T::Women, T::Families, T::Refugees],
+            provider: l.mbe.into(),
+            kind: K::Association,
+            place,
+            langs: Langs::German,
+            when: When::Course { weeks: 46 },
+            schedule: "Mo–Fr 8:30–12:00 Uhr, Kinderbetreuung im Haus".into(),
+            places: Some(15),
+            cost: "Kostenbeitrag nach BAMF-Vorgaben; Befreiung für Leistungsbeziehende möglich",
+            contacts: &[Role::Mbe, Role::Family],
+            may_pause: false,
+        }));
+    }
     let place = ctx.in_seat();
-    out.push(ctx.finish(Draft {
-        title: "Jugendintegrationskurs für junge Erwachsene bis 27".into(),
-        description: "Integrationskurs für junge Menschen, die eine Ausbildung, eine weiterführende Schule oder \
-            ein Studium anstreben: 1.000 Unterrichtseinheiten mit Projektarbeit, Betriebserkundungen und \
-            Bewerbungstraining. Der Jugendmigrationsdienst berät begleitend."
-            .into(),
-        category: C::IntegrationCourse,
-        targets: &[T::Youth, T::Refugees, T::Migrants],
-        provider: l.vhs.into(),
-        kind: K::School,
-        place,
-        langs: Langs::German,
-        when: When::Course { weeks: 42 },
-        schedule: "Mo–Fr 13:00–17:15 Uhr".into(),
-        places: Some(18),
-        cost: "Kostenbeitrag nach BAMF-Vorgaben; Befreiung für Leistungsbeziehende möglich",
-        contacts: &[Role::Vhs, Role::Jmd],
-        may_pause: false,
-    }));
+    if !ctx.skips(Skip::YouthIntegrationCourse) {
+        out.push(ctx.finish(Draft {
+            title: ctx.worded(&[
+                "Jugendintegrationskurs für junge Erwachsene bis 27",
+                "Jugendintegrationskurs: Deutsch für Schule, Ausbildung und Studium",
+                "Integrationskurs für junge Leute unter 27",
+                "Jugendintegrationskurs mit Bewerbungstraining",
+            ]).into(),
+            description: "Integrationskurs für junge Menschen, die eine Ausbildung, eine weiterführende Schule oder \
+                ein Studium anstreben: 1.000 Unterrichtseinheiten mit Projektarbeit, Betriebserkundungen und \
+                Bewerbungstraining. Der Jugendmigrationsdienst berät begleitend."
+                .into(),
+            category: C::IntegrationCourse,
+            targets: &[T::Youth, T::Refugees, T::Migrants],
+            provider: l.vhs.into(),
+            kind: K::School,
+            place,
+            langs: Langs::German,
+            when: When::Course { weeks: 42 },
+            schedule: "Mo–Fr 13:00–17:15 Uhr".into(),
+            places: Some(18),
+            cost: "Kostenbeitrag nach BAMF-Vorgaben; Befreiung für Leistungsbeziehende möglich",
+            contacts: &[Role::Vhs, Role::Jmd],
+            may_pause: false,
+        }));
+    }
 
     // Berufssprachkurse
     let place = ctx.in_seat();
@@ -536,10 +669,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.anywhere();
     out.push(ctx.finish(Draft {
-        title: "Berufssprachkurs Spezialmodul Pflege (B2)".into(),
-        description: "Fachsprache für Pflegekräfte mit ausländischem Abschluss im Anerkennungsverfahren und für \
-            Pflegehelferinnen und -helfer: Pflegedokumentation, Übergabe, Gespräche mit Pflegebedürftigen und \
-            Angehörigen. Mit Hospitationen in Einrichtungen der Region."
+        title: ctx
+            .worded(&[
+                "Berufssprachkurs Spezialmodul Pflege (B2)",
+                "Deutsch in der Pflege B2",
+                "Fachsprachkurs Pflege – Ziel B2",
+                "B2 für Pflegeberufe: Sprache für Station und Wohnbereich",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Fachsprache für Pflegekräfte mit ausländischem Abschluss im Anerkennungsverfahren und für \
+                Pflegehelferinnen und -helfer: Pflegedokumentation, Übergabe, Gespräche mit Pflegebedürftigen und \
+                Angehörigen. Mit Hospitationen in Einrichtungen der Region.",
+                "Für Pflegefachkräfte aus dem Ausland, die für die Anerkennung B2 brauchen: Dienstübergabe, \
+                Dokumentation, Telefonate mit Ärztinnen. Praxistage in Kliniken und Heimen.",
+                "Wer in Altenpflege oder Krankenhaus arbeiten will, übt hier die Sprache des Berufs: \
+                Pflegeplanung, Schmerzen erfragen, mit Angehörigen sprechen.",
+                "Sprachkurs mit Prüfung telc Deutsch B1-B2 Pflege; Rollenspiele zu Aufnahme, Übergabe und \
+                Entlassung, Besuche in Pflegeeinrichtungen.",
+            ])
             .into(),
         category: C::LanguageCourse,
         targets: &[T::SkilledWorkers, T::Migrants, T::Women],
@@ -556,10 +705,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
-        title: "Berufsbegleitender Berufssprachkurs Gewerbe-Technik (B1)".into(),
-        description: "Abendkurs für Beschäftigte in Produktion, Lager, Handwerk und Lebensmittelindustrie: \
-            Arbeitsanweisungen, Sicherheitsunterweisungen, Gespräche mit Vorgesetzten. Betriebe können \
-            Mitarbeitende anmelden; der Kurs ist mit Schichtarbeit vereinbar."
+        title: ctx
+            .worded(&[
+                "Berufsbegleitender Berufssprachkurs Gewerbe-Technik (B1)",
+                "Deutsch für Produktion und Lager (B1), neben dem Beruf",
+                "Berufssprachkurs B1 Gewerbe-Technik am Abend",
+                "Sprachkurs im Betrieb: Technik und Logistik, B1",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Abendkurs für Beschäftigte in Produktion, Lager, Handwerk und Lebensmittelindustrie: \
+                Arbeitsanweisungen, Sicherheitsunterweisungen, Gespräche mit Vorgesetzten. Betriebe können \
+                Mitarbeitende anmelden; der Kurs ist mit Schichtarbeit vereinbar.",
+                "Für Beschäftigte, die schon arbeiten und sicherer sprechen wollen: Maschinen erklären, \
+                Fehler melden, Schichtpläne lesen. Zweimal pro Woche nach der Arbeit.",
+                "Online-Kurs für Beschäftigte aus der Region: Unterricht im virtuellen Klassenzimmer mit \
+                Beispielen aus Werkstatt und Halle, Arbeitssicherheit und Teamgesprächen.",
+                "Der Unterricht findet in den Räumen eines Betriebs statt; Themen sind Lieferscheine, \
+                Unterweisungen und Gespräche mit Kolleginnen und Kollegen.",
+            ])
             .into(),
         category: C::LanguageCourse,
         targets: &[T::Migrants, T::Refugees, T::Employers],
@@ -638,10 +803,28 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         }
     };
     out.push(ctx.finish(Draft {
-        title: "Migrationsberatung für erwachsene Zugewanderte (MBE)".into(),
-        description: "Die MBE berät Menschen ab 27 Jahren in den ersten Jahren nach der Ankunft: Aufenthalt, \
-            Integrationskurs, Anerkennung von Abschlüssen, Arbeit, Wohnen und Familie. Die Beratung ist \
-            vertraulich und kostenlos; bei Bedarf wird eine Sprachmittlung hinzugezogen."
+        title: ctx
+            .worded(&[
+                "Migrationsberatung für erwachsene Zugewanderte (MBE)",
+                "MBE – Beratung für Zugewanderte ab 27 in {seat}",
+                "Offene Sprechstunde der Migrationsberatung",
+                "Migrationsberatung: Wegweiser für die ersten drei Jahre",
+            ])
+            .replace("{seat}", seat),
+        description: ctx
+            .worded(&[
+                "Die MBE berät Menschen ab 27 Jahren in den ersten Jahren nach der Ankunft: Aufenthalt, \
+                Integrationskurs, Anerkennung von Abschlüssen, Arbeit, Wohnen und Familie. Die Beratung ist \
+                vertraulich und kostenlos; bei Bedarf wird eine Sprachmittlung hinzugezogen.",
+                "Hilfe bei Anträgen, Briefen von Ämtern und der Suche nach dem passenden Deutschkurs; \
+                ein persönlicher Förderplan für alle, die länger bleiben. Vertraulich, kostenlos, auf \
+                Wunsch mit Dolmetscherin.",
+                "Wer neu hier ist und nicht weiterweiß, kommt ohne Termin vorbei: Fragen zu Aufenthalt, \
+                Familiennachzug, Kita und Schule, Arbeit und Wohnung. Die Beraterinnen vermitteln auch \
+                an Fachstellen weiter.",
+                "Begleitung in den ersten drei Jahren: Sprachkurs finden, Abschlüsse anerkennen lassen, \
+                Arbeit und Wohnung suchen, Formulare verstehen. Beratung auch per Telefon und Video.",
+            ])
             .into(),
         category: C::MigrationCounselling,
         targets: &[T::Migrants, T::Refugees, T::Families],
@@ -658,7 +841,12 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
-        title: "Jugendmigrationsdienst: Beratung und Begleitung von 12 bis 27".into(),
+        title: ctx.worded(&[
+            "Jugendmigrationsdienst: Beratung und Begleitung von 12 bis 27",
+            "JMD – für junge Menschen mit Migrationsgeschichte",
+            "Jugendmigrationsdienst: Übergang Schule – Beruf begleiten",
+            "Beratung für junge Zugewanderte (Jugendmigrationsdienst)",
+        ]).into(),
         description: format!(
             "Der Jugendmigrationsdienst begleitet junge Menschen mit Migrationsgeschichte beim Übergang von \
             der Schule in Ausbildung und Beruf: mit einem persönlichen Integrationsplan, Gruppenangeboten, \
@@ -681,7 +869,12 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     // Jobcenter
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
-        title: "Integrationscoaching für Geflüchtete im Jobcenter".into(),
+        title: ctx.worded(&[
+            "Integrationscoaching für Geflüchtete im Jobcenter",
+            "Team Integration des Jobcenters: Wege in Arbeit",
+            "Jobcenter: persönliche Begleitung für Menschen mit Fluchtgeschichte",
+            "Arbeitsvermittlung mit Integrationsfachkraft",
+        ]).into(),
         description: "Persönliche Begleitung für Leistungsberechtigte mit Fluchtgeschichte auf dem Weg in Arbeit: \
             Sprachstand und Berufserfahrung klären, Berufssprachkurse, Praktika und Einstiegsqualifizierungen \
             vermitteln, bei der Anerkennung von Abschlüssen unterstützen."
@@ -710,7 +903,13 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         )
     } else {
         (
-            "Arbeitgeber-Sprechstunde: Geflüchtete beschäftigen und ausbilden".to_string(),
+            ctx.worded(&[
+                "Arbeitgeber-Sprechstunde: Geflüchtete beschäftigen und ausbilden",
+                "Betriebe fragen, das Jobcenter antwortet: Beschäftigung Geflüchteter",
+                "Arbeitgeberservice: Menschen mit Fluchtgeschichte einstellen",
+                "Sprechstunde für Unternehmen zu Arbeitserlaubnis und Förderung",
+            ])
+            .to_string(),
             format!(
                 "Beratung für Betriebe {in_district}, die Geflüchtete beschäftigen oder ausbilden möchten: \
                 Beschäftigungserlaubnis, Eingliederungszuschuss, Einstiegsqualifizierung und Sprachkurse neben \
@@ -773,7 +972,12 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         ..ctx.in_seat()
     };
     out.push(ctx.finish(Draft {
-        title: "Fachkräfteberatung für Unternehmen: Geflüchtete einstellen und ausbilden".into(),
+        title: ctx.worded(&[
+            "Fachkräfteberatung für Unternehmen: Geflüchtete einstellen und ausbilden",
+            "IHK-Fachkräfteberatung: internationale Fachkräfte gewinnen",
+            "Unternehmensberatung der IHK zu Zuwanderung und Fachkräften",
+            "Fachkräftesicherung: IHK berät Betriebe vor Ort",
+        ]).into(),
         description: format!(
             "Die Fachkräfteberatung der Oldenburgischen IHK unterstützt Unternehmen {in_district}, die Menschen \
             mit Fluchtgeschichte einstellen oder ausbilden wollen: rechtliche Fragen, Förderung, die richtigen \
@@ -796,7 +1000,12 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     // Handwerkskammer Oldenburg
     let place = ctx.chamber_place("Theaterwall 32");
     out.push(ctx.finish(Draft {
-        title: "Ausbildung im Handwerk: Beratung für Geflüchtete und Betriebe".into(),
+        title: ctx.worded(&[
+            "Ausbildung im Handwerk: Beratung für Geflüchtete und Betriebe",
+            "Handwerkskammer-Sprechtag: Lehrstelle im Handwerk finden",
+            "Passgenaue Besetzung: Handwerksbetriebe und junge Zugewanderte",
+            "Willkommenslotsen der Handwerkskammer",
+        ]).into(),
         description: format!(
             "Berufe im Handwerk kennenlernen, Praktikum und Einstiegsqualifizierung planen, Fragen zur \
             Ausbildungsduldung und zu ausbildungsbegleitenden Hilfen klären. Die Handwerkskammer vermittelt \
@@ -816,7 +1025,12 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         may_pause: false,
     }));
     out.push(ctx.finish(Draft {
-        title: "Anerkennung handwerklicher Berufsabschlüsse".into(),
+        title: ctx.worded(&[
+            "Anerkennung handwerklicher Berufsabschlüsse",
+            "Gleichwertigkeitsprüfung für ausländische Abschlüsse im Handwerk",
+            "Handwerksabschluss aus dem Ausland? Anerkennung bei der Handwerkskammer",
+            "Qualifikationsanalyse und Anerkennung im Handwerk",
+        ]).into(),
         description: "Prüfung der Gleichwertigkeit ausländischer Abschlüsse in Handwerksberufen, etwa als \
             Elektroniker, Kfz-Mechatronikerin oder Tischler, nach dem Berufsqualifikationsfeststellungsgesetz. \
             Fehlen Unterlagen, kann eine Qualifikationsanalyse in einer Werkstatt die Berufserfahrung zeigen."
@@ -870,7 +1084,12 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let (bbs, place) = ctx.bbs(0);
     out.push(ctx.finish(Draft {
-        title: "Lernhilfe für Auszubildende mit Fluchtgeschichte".into(),
+        title: ctx.worded(&[
+            "Lernhilfe für Auszubildende mit Fluchtgeschichte",
+            "Nachhilfe Berufsschule: Ehrenamtliche helfen Azubis",
+            "Prüfungsvorbereitung mit Ehrenamtlichen für Auszubildende",
+            "Lerntreff für Azubis aus aller Welt",
+        ]).into(),
         description: format!(
             "Ehrenamtliche, viele davon Lehrkräfte im Ruhestand, helfen Auszubildenden beim Lernen für \
             Berufsschule und Zwischenprüfung: Fachbegriffe, Rechnen, Prüfungsfragen. In Räumen der {bbs}; \
@@ -891,10 +1110,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_town(ctx.volunteer_town);
     out.push(ctx.finish(Draft {
-        title: "Patenschaften: Lotsinnen und Lotsen für neu angekommene Familien".into(),
-        description: "Ehrenamtliche begleiten neu angekommene Familien in den ersten Monaten: Termine bei Behörden \
-            und Ärzten, Anmeldung in Kita und Schule, Orientierung im Ort. Neue Patinnen und Paten sind \
-            willkommen; eine Schulung gibt es zweimal im Jahr."
+        title: ctx
+            .worded(&[
+                "Patenschaften: Lotsinnen und Lotsen für neu angekommene Familien",
+                "Familienpatenschaften – Ankommen im Ort",
+                "Willkommenspaten für Neuzugezogene",
+                "Begleitung im Alltag durch Ehrenamtliche",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Ehrenamtliche begleiten neu angekommene Familien in den ersten Monaten: Termine bei Behörden \
+                und Ärzten, Anmeldung in Kita und Schule, Orientierung im Ort. Neue Patinnen und Paten sind \
+                willkommen; eine Schulung gibt es zweimal im Jahr.",
+                "Eine Familie, eine Patin oder ein Pate: ein Jahr lang gemeinsam Briefe lesen, zum Elternabend \
+                gehen, den Ort kennenlernen. Wir suchen laufend Menschen mit etwas Zeit.",
+                "Unsere Lotsen helfen beim Ankommen: Wege zu Rathaus, Bank und Hausarzt, ein offenes Ohr, \
+                erste Kontakte in der Nachbarschaft.",
+                "Freiwillige unterstützen Zugezogene bei Alltagsfragen, begleiten zu Terminen und üben \
+                Deutsch im Gespräch. Vermittlung über die Ehrenamtskoordination.",
+            ])
             .into(),
         category: C::VolunteerMentoring,
         targets: &[T::Refugees, T::Families],
@@ -911,7 +1146,9 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_town(ctx.volunteer_town);
     out.push(ctx.finish(Draft {
-        title: format!("Sprachcafé {}", without_qualifier(ctx.volunteer_town)),
+        title: ctx
+            .worded(&["Sprachcafé {}", "Deutsch-Treff {}", "Café International {}", "Gesprächskreis Deutsch in {}"])
+            .replace("{}", without_qualifier(ctx.volunteer_town)),
         description: "Deutsch sprechen ohne Unterricht: bei Kaffee und Tee mit Nachbarinnen und Nachbarn ins \
             Gespräch kommen, Briefe gemeinsam lesen, Fragen zum Alltag stellen. Ohne Anmeldung, für alle \
             Sprachniveaus; Kinder sind willkommen."
@@ -931,10 +1168,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_town(ctx.volunteer_town);
     out.push(ctx.finish(Draft {
-        title: "Offene Fahrradwerkstatt und Radfahrkurs".into(),
-        description: "Gespendete Fahrräder werden gemeinsam repariert und gegen eine kleine Spende weitergegeben. \
-            Im Frühjahr gibt es einen Radfahrkurs für Frauen und eine Einführung in die Verkehrsregeln in \
-            einfacher Sprache."
+        title: ctx
+            .worded(&[
+                "Offene Fahrradwerkstatt und Radfahrkurs",
+                "Fahrräder für alle: Reparaturtreff",
+                "Radwerkstatt international",
+                "Mobil im Landkreis: Räder reparieren, Rad fahren lernen",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Gespendete Fahrräder werden gemeinsam repariert und gegen eine kleine Spende weitergegeben. \
+                Im Frühjahr gibt es einen Radfahrkurs für Frauen und eine Einführung in die Verkehrsregeln in \
+                einfacher Sprache.",
+                "Schrauben, flicken, Ersatzteile tauschen: Ehrenamtliche zeigen, wie man sein Rad selbst in \
+                Ordnung hält. Spenden von Rädern nehmen wir gern an.",
+                "Werkzeug, Ersatzteile und Leute, die sich auskennen: hier wird repariert und gelernt. \
+                Einmal im Jahr ein Verkehrstraining mit der Polizei.",
+                "Gebrauchte Räder für kleines Geld, Hilfe bei Reparaturen und Übungsstunden auf dem \
+                Schulhof für alle, die das Radfahren lernen wollen.",
+            ])
             .into(),
         category: C::SocialLeisure,
         targets: &[T::All, T::Women],
@@ -962,7 +1215,13 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         )
     } else {
         (
-            "Netzwerk für geflüchtete Frauen: Beratung und Begleitung".to_string(),
+            ctx.worded(&[
+                "Netzwerk für geflüchtete Frauen: Beratung und Begleitung",
+                "Frauen stärken: Begleitung auf dem Weg in Ausbildung und Arbeit",
+                "Gleichstellungsstelle: Beratung für zugewanderte Frauen",
+                "Starke Frauen – Orientierung, Beratung, Kontakte",
+            ])
+            .to_string(),
             format!("{}, Gleichstellungsstelle", ctx.d.name),
             format!(
                 "Geflüchtete Frauen werden auf dem Weg zu Sprachkurs, Ausbildung und Arbeit begleitet: \
@@ -994,7 +1253,12 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     );
     let place = ctx.anywhere();
     out.push(ctx.finish(Draft {
-        title: "Frauencafé international".into(),
+        title: ctx.worded(&[
+            "Frauencafé international",
+            "Internationales Frauenfrühstück",
+            "Treffpunkt für Frauen aus aller Welt",
+            "Frauentreff der Migrationsberatung",
+        ]).into(),
         description: "Offener Treffpunkt für Frauen aus aller Welt: Deutsch sprechen in entspannter Runde, Fragen \
             zu Alltag, Schule und Gesundheit klären, gemeinsam frühstücken. Eine Beraterin der \
             Migrationsberatung ist jede Woche dabei."
@@ -1014,7 +1278,14 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
-        title: "Perspektive Beruf: Orientierungskurs für Frauen mit Migrationsgeschichte".into(),
+        title: ctx
+            .worded(&[
+                "Perspektive Beruf: Orientierungskurs für Frauen mit Migrationsgeschichte",
+                "Frauen in Arbeit: Berufsorientierung in Teilzeit",
+                "Neustart Beruf für Mütter mit Zuwanderungsgeschichte",
+                "Berufswege für Frauen – Kurs mit Praktikum",
+            ])
+            .into(),
         description: "Zwölf Wochen Berufsorientierung in Teilzeit: eigene Stärken und im Herkunftsland erworbene \
             Erfahrungen sichtbar machen, Berufe in Pflege, Handel, Kita und Büro kennenlernen, ein Praktikum \
             planen. Mit der Beauftragten für Chancengleichheit am Arbeitsmarkt des Jobcenters."
@@ -1036,10 +1307,26 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     // Childcare
     let place = ctx.anywhere();
     out.push(ctx.finish(Draft {
-        title: "Kita-Einstieg: Eltern-Kind-Gruppe für zugewanderte Familien".into(),
-        description: "Brückenangebot für Kinder von 1 bis 6 Jahren, die noch keinen Kita-Platz haben: spielen, \
-            singen, erste deutsche Wörter. Die Eltern bekommen in der Zeit Antworten auf Fragen zu \
-            Kita-Anmeldung, Vorsorgeuntersuchungen und Schule."
+        title: ctx
+            .worded(&[
+                "Kita-Einstieg: Eltern-Kind-Gruppe für zugewanderte Familien",
+                "Spielgruppe vor dem Kindergarten",
+                "Brückenangebot Kita-Einstieg",
+                "Eltern-Kind-Treff für Familien ohne Kitaplatz",
+            ])
+            .into(),
+        description: ctx
+            .worded(&[
+                "Brückenangebot für Kinder von 1 bis 6 Jahren, die noch keinen Kita-Platz haben: spielen, \
+                singen, erste deutsche Wörter. Die Eltern bekommen in der Zeit Antworten auf Fragen zu \
+                Kita-Anmeldung, Vorsorgeuntersuchungen und Schule.",
+                "Zweimal pro Woche treffen sich Kleinkinder und ihre Eltern mit zwei Fachkräften: \
+                Lieder, Bewegung, Bilderbücher. So fällt der Wechsel in den Kindergarten leichter.",
+                "Aus dem Bundesprogramm „Kita-Einstieg“: Fachkräfte beraten Eltern zur Anmeldung und \
+                bereiten die Kinder spielerisch auf den Gruppenalltag vor.",
+                "Ein offener Treff für Mütter, Väter und Kinder unter sechs, die auf einen Platz warten. \
+                Mit Frühstück und Beratung zu Gesundheit und Erziehung.",
+            ])
             .into(),
         category: C::Childcare,
         targets: &[T::Families, T::Refugees],
@@ -1055,50 +1342,75 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         may_pause: false,
     }));
     let place = ctx.in_seat();
-    out.push(ctx.finish(Draft {
-        title: "Kursbegleitende Kinderbetreuung".into(),
-        description: "Betreuung für Kinder ab einem Jahr, deren Eltern einen Integrations- oder Berufssprachkurs \
-            besuchen und noch keinen Kita-Platz haben. Zwei Erzieherinnen, eine feste Gruppe; die Anmeldung \
-            erfolgt zusammen mit der Kursanmeldung."
-            .into(),
-        category: C::Childcare,
-        targets: &[T::Families, T::Women],
-        provider: l.vhs.into(),
-        kind: K::School,
-        place,
-        langs: Langs::German,
-        when: When::Course { weeks: 40 },
-        schedule: "Mo–Fr 8:15–12:45 Uhr während der Kurszeiten".into(),
-        places: Some(8),
-        cost: "kostenlos für Kursteilnehmende",
-        contacts: &[Role::Vhs, Role::Family],
-        may_pause: false,
-    }));
+    if !ctx.skips(Skip::CourseChildcare) {
+        out.push(ctx.finish(Draft {
+            title: ctx
+                .worded(&[
+                    "Kursbegleitende Kinderbetreuung",
+                    "Kinderbetreuung während des Deutschkurses",
+                    "Betreute Spielgruppe für Kinder von Kursteilnehmenden",
+                    "Kinderbetreuung im Haus der VHS",
+                ])
+                .into(),
+            description: ctx
+                .worded(&[
+                    "Betreuung für Kinder ab einem Jahr, deren Eltern einen Integrations- oder Berufssprachkurs \
+                    besuchen und noch keinen Kita-Platz haben. Zwei Erzieherinnen, eine feste Gruppe; die Anmeldung \
+                    erfolgt zusammen mit der Kursanmeldung.",
+                    "Damit Mütter und Väter lernen können: Während der Unterrichtszeit spielen die Kleinen \
+                    nebenan. Bitte bei der Einstufung angeben.",
+                    "Eine feste Gruppe mit pädagogischen Fachkräften für Ein- bis Sechsjährige, solange die \
+                    Eltern im Unterricht sitzen. Wickelraum und Ruheecke vorhanden.",
+                    "Für Kinder unter drei Jahren ohne Krippenplatz: Spielen, Basteln und Vorlesen in einem \
+                    eigenen Raum, nur wenige Schritte vom Kursraum entfernt.",
+                ])
+                .into(),
+            category: C::Childcare,
+            targets: &[T::Families, T::Women],
+            provider: l.vhs.into(),
+            kind: K::School,
+            place,
+            langs: Langs::German,
+            when: When::Ongoing,
+            schedule: "Mo–Fr 8:15–12:45 Uhr während der Kurszeiten".into(),
+            places: Some(8),
+            cost: "kostenlos für Kursteilnehmende",
+            contacts: &[Role::Vhs, Role::Family],
+            may_pause: false,
+        }));
+    }
 
     // Health, law, housing
     let place = ctx.anywhere();
-    out.push(ctx.finish(Draft {
-        title: "MiMi – Gesundheit mit Migranten für Migranten: Infoabende".into(),
-        description: "Geschulte mehrsprachige Gesundheitslotsinnen und -lotsen erklären in der Muttersprache das \
-            deutsche Gesundheitssystem, Vorsorge für Kinder, Impfungen und seelische Gesundheit. Die Abende \
-            finden in Kursen, Gemeinden und Vereinen statt."
-            .into(),
-        category: C::Health,
-        targets: &[T::Migrants, T::Refugees, T::Families],
-        provider: "Ethno-Medizinisches Zentrum e.V. (MiMi-Gesundheitsprojekt)".into(),
-        kind: K::Association,
-        place,
-        langs: Langs::GermanAnd(4),
-        when: When::Project,
-        schedule: "Etwa einmal im Monat 18:00–20:00 Uhr, Termine nach Aushang".into(),
-        places: Some(25),
-        cost: "kostenlos",
-        contacts: &[Role::Coordination, Role::Mbe],
-        may_pause: false,
-    }));
+    if !ctx.skips(Skip::HealthGuides) {
+        out.push(ctx.finish(Draft {
+            title: "MiMi – Gesundheit mit Migranten für Migranten: Infoabende".into(),
+            description: "Geschulte mehrsprachige Gesundheitslotsinnen und -lotsen erklären in der Muttersprache das \
+                deutsche Gesundheitssystem, Vorsorge für Kinder, Impfungen und seelische Gesundheit. Die Abende \
+                finden in Kursen, Gemeinden und Vereinen statt."
+                .into(),
+            category: C::Health,
+            targets: &[T::Migrants, T::Refugees, T::Families],
+            provider: "Ethno-Medizinisches Zentrum e.V. (MiMi-Gesundheitsprojekt)".into(),
+            kind: K::Association,
+            place,
+            langs: Langs::GermanAnd(4),
+            when: When::Project,
+            schedule: "Etwa einmal im Monat 18:00–20:00 Uhr, Termine nach Aushang".into(),
+            places: Some(25),
+            cost: "kostenlos",
+            contacts: &[Role::Coordination, Role::Mbe],
+            may_pause: false,
+        }));
+    }
     let place = ctx.in_seat();
     out.push(ctx.finish(Draft {
-        title: "Asylverfahrens- und Aufenthaltsberatung".into(),
+        title: ctx.worded(&[
+            "Asylverfahrens- und Aufenthaltsberatung",
+            "Unabhängige Asylverfahrensberatung",
+            "Beratung zu Aufenthalt, Duldung und Familiennachzug",
+            "Rechtliche Erstberatung für Schutzsuchende",
+        ]).into(),
         description: "Unabhängige Beratung zu Asylverfahren, Duldung, Familiennachzug und Aufenthaltserlaubnis \
             nach Ausbildung oder Beschäftigung; Vorbereitung auf die Anhörung beim BAMF und Vermittlung an \
             Anwältinnen und Anwälte für Migrationsrecht."
@@ -1117,25 +1429,34 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
         may_pause: false,
     }));
     let place = ctx.anywhere();
-    out.push(ctx.finish(Draft {
-        title: "Mietführerschein – fit für die eigene Wohnung".into(),
-        description: "Kurs an vier Abenden: Wohnungssuche, Mietvertrag, Nebenkosten, Mülltrennung, richtig heizen \
-            und lüften, gute Nachbarschaft. Mit Zertifikat, das viele Vermieterinnen und Vermieter in der Region \
-            kennen."
-            .into(),
-        category: C::Housing,
-        targets: &[T::Refugees, T::Families],
-        provider: l.mbe.into(),
-        kind: K::Association,
-        place,
-        langs: Langs::GermanAnd(2),
-        when: When::Course { weeks: 4 },
-        schedule: "Vier Termine donnerstags 17:00–19:00 Uhr".into(),
-        places: Some(15),
-        cost: "kostenlos",
-        contacts: &[Role::Mbe, Role::Coordination],
-        may_pause: false,
-    }));
+    if !ctx.skips(Skip::TenancyCourse) {
+        out.push(ctx.finish(Draft {
+            title: ctx
+                .worded(&[
+                    "Mietführerschein – fit für die eigene Wohnung",
+                    "Wohnführerschein: gut wohnen, gut mieten",
+                    "Mieterkurs für Wohnungssuchende",
+                    "Fit für die erste eigene Wohnung",
+                ])
+                .into(),
+            description: "Kurs an vier Abenden: Wohnungssuche, Mietvertrag, Nebenkosten, Mülltrennung, richtig heizen \
+                und lüften, gute Nachbarschaft. Mit Zertifikat, das viele Vermieterinnen und Vermieter in der Region \
+                kennen."
+                .into(),
+            category: C::Housing,
+            targets: &[T::Refugees, T::Families],
+            provider: l.mbe.into(),
+            kind: K::Association,
+            place,
+            langs: Langs::GermanAnd(2),
+            when: When::Course { weeks: 4 },
+            schedule: "Vier Termine donnerstags 17:00–19:00 Uhr".into(),
+            places: Some(15),
+            cost: "kostenlos",
+            contacts: &[Role::Mbe, Role::Coordination],
+            may_pause: false,
+        }));
+    }
 
     // Coordination: Vechta's Koordinierungsstab, the Oldenburger Netzwerk, elsewhere the district.
     let (title, description, provider, kind, place, contacts): (
@@ -1205,7 +1526,14 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     // Sport
     let place = ctx.anywhere();
     out.push(ctx.finish(Draft {
-        title: "Integration durch Sport: Schnuppertraining in Vereinen".into(),
+        title: ctx
+            .worded(&[
+                "Integration durch Sport: Schnuppertraining in Vereinen",
+                "Sportvereine öffnen ihre Türen",
+                "Mitmachen im Verein: Sport für Neuzugewanderte",
+                "Bewegung verbindet – Vereinssport kennenlernen",
+            ])
+            .into(),
         description: format!(
             "Im Programm „Integration durch Sport“ öffnen Sportvereine {in_district} ihre Trainings: Fußball, \
             Schwimmen lernen, Fitness für Frauen, Tischtennis. Der {} vermittelt passende Vereine und hilft \
@@ -1227,4 +1555,394 @@ fn offerings(ctx: &mut Ctx<'_>) -> Vec<Offering> {
     }));
 
     out
+}
+
+/// The sample's planted overlaps: the same need offered twice, worded differently, by two
+/// providers in one district or on both sides of a district border (Delmenhorst and
+/// Ganderkesee, Oldenburg and Wardenburg, Wilhelmshaven and Schortens, Bakum and Emstek), and
+/// one near miss that must not be reported (language courses for women in Oldenburg and
+/// Rastede, at levels A1 and B1). The README ("Sample data") and the region crate's test
+/// `tests/sample_reports.rs` name them.
+fn planted(ctx: &mut Ctx<'_>, out: &mut Vec<Offering>) {
+    let l = ctx.local;
+    let mut drafts: Vec<Draft> = Vec::new();
+    match ctx.d.key {
+        "cloppenburg" => {
+            // Within the district: Caritas and the district's project for women.
+            let place = ctx.in_seat();
+            drafts.push(Draft {
+                title: "Deutschkurs für Frauen mit Kinderbetreuung".into(),
+                description: "Deutsch lernen in einer Frauengruppe: Alltag, Kita und Schule, Arztbesuch, \
+                    Einkaufen. Während des Kurses werden die Kinder im Nebenraum betreut. Für geflüchtete \
+                    Frauen ohne Platz im Integrationskurs."
+                    .into(),
+                category: C::LanguageCourse,
+                targets: &[T::Women, T::Refugees],
+                provider: l.mbe.into(),
+                kind: K::Association,
+                place,
+                langs: Langs::GermanAnd(2),
+                when: When::Ongoing,
+                schedule: "Mo und Mi 9:00–11:30 Uhr".into(),
+                places: Some(12),
+                cost: "kostenlos",
+                contacts: &[Role::Mbe, Role::Women],
+                may_pause: false,
+            });
+            let place = ctx.in_seat();
+            drafts.push(Draft {
+                title: "Sprachkurs für geflüchtete Mütter – Kinder werden betreut".into(),
+                description: "Mütter mit Fluchtgeschichte lernen Deutsch für den Alltag: Kita und Schule, \
+                    Arzt, Einkaufen, Behörden. Die Kinder werden während des Kurses nebenan betreut. Ein \
+                    Angebot des Projekts für geflüchtete Frauen."
+                    .into(),
+                category: C::LanguageCourse,
+                targets: &[T::Women, T::Refugees, T::Families],
+                provider: ctx.d.name.into(),
+                kind: K::PublicAuthority,
+                place,
+                langs: Langs::GermanAnd(1),
+                when: When::Ongoing,
+                schedule: "Di und Do 9:00–11:30 Uhr".into(),
+                places: Some(10),
+                cost: "kostenlos",
+                contacts: &[Role::Women],
+                may_pause: false,
+            });
+            // Across the border with Landkreis Vechta (Emstek – Bakum, about 6 km).
+            let place = ctx.in_town("Emstek");
+            drafts.push(Draft {
+                title: "Ausbildungslotsen – Paten für junge Flüchtlinge in Emstek".into(),
+                description: "Ehrenamtliche Paten begleiten junge Flüchtlinge auf dem Weg in die Ausbildung: \
+                    Praktikum finden, Bewerbung schreiben, zur Berufsschule und zum Betrieb begleiten."
+                    .into(),
+                category: C::VolunteerMentoring,
+                targets: &[T::Youth, T::Refugees],
+                provider: "Flüchtlingshilfe Emstek".into(),
+                kind: K::VolunteerInitiative,
+                place,
+                langs: Langs::GermanAnd(1),
+                when: When::Ongoing,
+                schedule: "Nach Absprache".into(),
+                places: Some(15),
+                cost: "kostenlos",
+                contacts: &[Role::Volunteers],
+                may_pause: false,
+            });
+        }
+        "vechta" => {
+            let place = ctx.in_town("Bakum");
+            drafts.push(Draft {
+                title: "Ausbildungspaten: Ehrenamtliche begleiten junge Geflüchtete in Bakum".into(),
+                description: "Ehrenamtliche Patinnen und Paten begleiten junge Geflüchtete in die Ausbildung: \
+                    Praktikum suchen, Bewerbungen schreiben, Berufsschule und Betrieb kennenlernen."
+                    .into(),
+                category: C::VolunteerMentoring,
+                targets: &[T::Youth, T::Refugees],
+                provider: "Ehrenamtskreis Asyl Bakum".into(),
+                kind: K::VolunteerInitiative,
+                place,
+                langs: Langs::GermanAnd(1),
+                when: When::Ongoing,
+                schedule: "Treffen nach Vereinbarung".into(),
+                places: Some(10),
+                cost: "kostenlos",
+                contacts: &[Role::Volunteers, Role::ProConnect],
+                may_pause: false,
+            });
+        }
+        "oldenburg-stadt" => {
+            // Across the border with Landkreis Oldenburg (Wardenburg, about 9 km).
+            let place = ctx.in_seat();
+            drafts.push(Draft {
+                title: "Bewerbungstraining für Geflüchtete".into(),
+                description:
+                    "Lebenslauf und Anschreiben erstellen, Vorstellungsgespräche üben, Stellen \
+                    suchen: in kleinen Gruppen und einzeln. Für Geflüchtete, die Arbeit oder einen \
+                    Ausbildungsplatz suchen."
+                        .into(),
+                category: C::JobCounselling,
+                targets: &[T::Refugees],
+                provider: l.legal.into(),
+                kind: K::Association,
+                place,
+                langs: Langs::GermanAnd(2),
+                when: When::Ongoing,
+                schedule: "Mittwochs 10:00–13:00 Uhr".into(),
+                places: Some(8),
+                cost: "kostenlos",
+                contacts: &[Role::Jobcenter],
+                may_pause: false,
+            });
+            // The near miss: the same kind of course in Rastede is for B1, this one for A1.
+            let place = ctx.in_seat();
+            drafts.push(Draft {
+                title: "Deutschkurs für Frauen A1 mit Kinderbetreuung".into(),
+                description:
+                    "Deutsch von Anfang an für Frauen: Alltag, Familie, Einkaufen. Kinder werden \
+                    während des Unterrichts betreut."
+                        .into(),
+                category: C::LanguageCourse,
+                targets: &[T::Women, T::Migrants],
+                provider: l.vhs.into(),
+                kind: K::School,
+                place,
+                langs: Langs::German,
+                when: When::Fixed(date(2027, 1, 11), Some(date(2027, 6, 25))),
+                schedule: "Mo, Mi und Fr 9:00–11:30 Uhr".into(),
+                places: Some(14),
+                cost: "kostenlos",
+                contacts: &[Role::Vhs],
+                may_pause: false,
+            });
+        }
+        "ammerland" => {
+            let place = ctx.in_town("Rastede");
+            drafts.push(Draft {
+                title: "Deutschkurs für Frauen B1".into(),
+                description:
+                    "Deutsch für Frauen mit Vorkenntnissen: Alltag, Familie, Beruf. Vorbereitung \
+                    auf die B1-Prüfung."
+                        .into(),
+                category: C::LanguageCourse,
+                targets: &[T::Women, T::Migrants],
+                provider: l.vhs.into(),
+                kind: K::School,
+                place,
+                langs: Langs::German,
+                when: When::Fixed(date(2027, 1, 18), Some(date(2027, 7, 2))),
+                schedule: "Di und Do 9:00–12:00 Uhr".into(),
+                places: Some(14),
+                cost: "kostenlos",
+                contacts: &[Role::Vhs],
+                may_pause: false,
+            });
+        }
+        "oldenburg-land" => {
+            let place = ctx.in_town("Wardenburg");
+            drafts.push(Draft {
+                title: "Bewerbungshilfe für Flüchtlinge in Wardenburg".into(),
+                description: "Gemeinsam Lebenslauf und Anschreiben schreiben, Vorstellungsgespräche üben und \
+                    passende Stellen suchen. Für Flüchtlinge, die Arbeit oder eine Ausbildung suchen."
+                    .into(),
+                category: C::JobCounselling,
+                targets: &[T::Refugees],
+                provider: l.mbe.into(),
+                kind: K::Association,
+                place,
+                langs: Langs::GermanAnd(1),
+                when: When::Ongoing,
+                schedule: "Donnerstags 14:00–17:00 Uhr".into(),
+                places: Some(6),
+                cost: "kostenlos",
+                contacts: &[Role::Mbe],
+                may_pause: false,
+            });
+            // Across the border with Delmenhorst (Ganderkesee, about 7 km).
+            let place = ctx.in_town("Ganderkesee");
+            drafts.push(Draft {
+                title: "Abendkurs Deutsch B1 für Beschäftigte in Ganderkesee".into(),
+                description:
+                    "Deutschkurs nach Feierabend für Berufstätige mit Vorkenntnissen: Gespräche im \
+                    Betrieb, Arbeitsanweisungen, Schriftverkehr. Ziel ist die Prüfung B1."
+                        .into(),
+                category: C::LanguageCourse,
+                targets: &[T::Migrants, T::Refugees],
+                provider: l.mbe.into(),
+                kind: K::Association,
+                place,
+                langs: Langs::German,
+                when: When::Fixed(date(2027, 2, 1), Some(date(2027, 7, 9))),
+                schedule: "Mo und Do 18:00–20:30 Uhr".into(),
+                places: Some(16),
+                cost: "40 € Materialkosten",
+                contacts: &[Role::Mbe],
+                may_pause: false,
+            });
+        }
+        "delmenhorst" => {
+            let place = ctx.in_seat();
+            drafts.push(Draft {
+                title: "Deutschkurs am Abend für Berufstätige (B1)".into(),
+                description: "Deutsch nach Feierabend für Berufstätige mit Vorkenntnissen: Gespräche im \
+                    Betrieb, Arbeitsanweisungen verstehen, E-Mails schreiben. Abschluss mit der Prüfung B1."
+                    .into(),
+                category: C::LanguageCourse,
+                targets: &[T::Migrants, T::Refugees],
+                provider: l.vhs.into(),
+                kind: K::School,
+                place,
+                langs: Langs::German,
+                when: When::Fixed(date(2027, 1, 11), Some(date(2027, 6, 25))),
+                schedule: "Di und Do 18:00–20:30 Uhr".into(),
+                places: Some(18),
+                cost: "120 €, ermäßigt 60 €",
+                contacts: &[Role::Vhs],
+                may_pause: false,
+            });
+        }
+        "wilhelmshaven" => {
+            // Across the border with Landkreis Friesland (Schortens, about 8 km).
+            let place = ctx.in_seat();
+            drafts.push(Draft {
+                title: "Jobcoaching für Geflüchtete".into(),
+                description:
+                    "Einzelcoaching auf dem Weg in Arbeit: Stärken und Berufserfahrung klären, \
+                    Bewerbungen schreiben, Stellen suchen, zum Vorstellungsgespräch begleiten."
+                        .into(),
+                category: C::JobCounselling,
+                targets: &[T::Refugees],
+                provider: l.jobcenter.into(),
+                kind: K::PublicAuthority,
+                place,
+                langs: Langs::GermanAnd(2),
+                when: When::Ongoing,
+                schedule: "Termine nach Vereinbarung".into(),
+                places: None,
+                cost: "kostenlos",
+                contacts: &[Role::Jobcenter],
+                may_pause: false,
+            });
+        }
+        "friesland" => {
+            let place = ctx.in_town("Schortens");
+            drafts.push(Draft {
+                title: "Jobcoaching für Flüchtlinge in Schortens".into(),
+                description: "Coaching auf dem Weg in Arbeit: Berufserfahrung und Stärken klären, Bewerbungen \
+                    schreiben, passende Stellen suchen, zum Vorstellungsgespräch begleiten."
+                    .into(),
+                category: C::JobCounselling,
+                targets: &[T::Refugees],
+                provider: l.mbe.into(),
+                kind: K::Association,
+                place,
+                langs: Langs::GermanAnd(2),
+                when: When::Ongoing,
+                schedule: "Dienstags 9:00–12:00 Uhr und nach Vereinbarung".into(),
+                places: None,
+                cost: "kostenlos",
+                contacts: &[Role::Mbe],
+                may_pause: false,
+            });
+        }
+        "wesermarsch" => {
+            // Within the district: the Diakonie and volunteers, both in Nordenham.
+            let place = ctx.in_town("Nordenham");
+            drafts.push(Draft {
+                title: "Internationales Frauenfrühstück Nordenham".into(),
+                description:
+                    "Frauen aus aller Welt treffen sich zum Frühstück, sprechen Deutsch und klären \
+                    Fragen zu Alltag, Schule und Gesundheit. Kinder dürfen mitkommen."
+                        .into(),
+                category: C::WomensSupport,
+                targets: &[T::Women],
+                provider: l.mbe.into(),
+                kind: K::Association,
+                place,
+                langs: Langs::GermanAnd(3),
+                when: When::Ongoing,
+                schedule: "Jeden zweiten Dienstag 9:30–11:30 Uhr".into(),
+                places: None,
+                cost: "kostenlos",
+                contacts: &[Role::Mbe],
+                may_pause: false,
+            });
+            let place = ctx.in_town("Nordenham");
+            drafts.push(Draft {
+                title: "Frauentreff international in Nordenham".into(),
+                description: "Treffpunkt für Frauen aus aller Welt: gemeinsam frühstücken, Deutsch sprechen, \
+                    Fragen zu Alltag, Schule und Gesundheit klären. Kinder sind willkommen."
+                    .into(),
+                category: C::WomensSupport,
+                targets: &[T::Women, T::Refugees],
+                provider: "Flüchtlingshilfe Nordenham".into(),
+                kind: K::VolunteerInitiative,
+                place,
+                langs: Langs::GermanAnd(2),
+                when: When::Ongoing,
+                schedule: "Freitags 9:30–11:30 Uhr".into(),
+                places: None,
+                cost: "kostenlos",
+                contacts: &[Role::Volunteers],
+                may_pause: true,
+            });
+        }
+        _ => {}
+    }
+    for draft in drafts {
+        let o = ctx.finish(draft);
+        out.push(o);
+    }
+}
+
+/// Courses the district forgot to close: they ended weeks ago (before `now`, whatever day
+/// that is) and are still `active`, not touched since before they started.
+fn forget_to_close(ctx: &mut Ctx<'_>, out: &mut [Offering]) {
+    const DAY: i64 = 86_400_000;
+    let candidates: Vec<usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.end_date.is_some()
+                && o.places_total.is_some()
+                && !o.title.contains("SPRINT")
+                && !o.title.contains("20")
+                && !matches!(o.category, C::Apprenticeship | C::WomensSupport)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let picked = rand::seq::index::sample(
+        &mut ctx.rng,
+        candidates.len(),
+        ctx.profile.lapsed.min(candidates.len()),
+    )
+    .into_vec();
+    for k in picked {
+        let o = &mut out[candidates[k]];
+        let (Some(start), Some(end)) = (o.start_date, o.end_date) else {
+            continue;
+        };
+        let length = end - start;
+        let new_end = ctx.today - Duration::days(ctx.rng.gen_range(14..70));
+        let new_start = new_end - length;
+        o.start_date = Some(new_start);
+        o.end_date = Some(new_end);
+        o.status = OfferingStatus::Active;
+        let total = o.places_total.unwrap_or(0);
+        o.places_free = Some(ctx.rng.gen_range(0..=total / 3));
+        let entered = new_start.midnight().assume_utc().unix_timestamp() * 1000
+            - ctx.rng.gen_range(7..40) * DAY;
+        o.update_time = Timestamp(entered.min(ctx.now.0));
+        o.create_time = Timestamp(o.update_time.0 - ctx.rng.gen_range(0..20) * DAY);
+    }
+}
+
+/// Offerings entered without a contact (volunteer and leisure offerings first), as long as
+/// every contact stays somebody's contact.
+fn leave_without_contact(ctx: &mut Ctx<'_>, out: &mut [Offering]) {
+    let mut left = ctx.profile.uncontacted;
+    let mut order: Vec<(bool, u32, usize)> = out
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let first = matches!(o.category, C::SocialLeisure | C::Health | C::Housing)
+                || o.provider_kind == Some(K::VolunteerInitiative);
+            (!first, ctx.rng.r#gen::<u32>(), i)
+        })
+        .collect();
+    order.sort_unstable();
+    for (_, _, i) in order {
+        if left == 0 {
+            break;
+        }
+        let referenced_elsewhere = out[i].contact_ids.iter().all(|c| {
+            out.iter()
+                .enumerate()
+                .any(|(j, o)| j != i && o.contact_ids.contains(c))
+        });
+        if referenced_elsewhere && out[i].status != OfferingStatus::Ended {
+            out[i].contact_ids.clear();
+            left -= 1;
+        }
+    }
 }

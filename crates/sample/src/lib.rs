@@ -6,7 +6,7 @@
 //! [`WESER_EMS`] districts with their real municipalities and postal codes, and fills a district
 //! with offerings and contacts that look like the ones its coordinators would enter:
 //!
-//! - [`district_sample`]: about thirty offerings across every [`Category`](kreisnetz_model::Category)
+//! - [`district_sample`]: about thirty offerings across (nearly) every [`Category`](kreisnetz_model::Category)
 //!   (Integrationskurse, Berufssprachkurse, Migrationsberatung MBE, Jugendmigrationsdienst,
 //!   Jobcenter, IHK-Anerkennungsberatung, SPRINT classes at the BBS, pro:connect e.V. mentoring,
 //!   projects for women, volunteer initiatives, childcare, …) and twelve contacts they refer to;
@@ -34,6 +34,7 @@ mod common;
 mod district;
 mod generated;
 mod people;
+mod profile;
 mod region;
 
 use kreisnetz_model::{Contact, DistrictId, Offering, Timestamp};
@@ -52,10 +53,21 @@ pub struct SampleSet {
 /// offerings across all categories, with German titles and descriptions, the district's real
 /// provider organisations and municipalities, dates in 2026 and 2027, places and languages.
 ///
-/// Every offering references one or two of the set's contacts. Every record has `district_id`,
-/// an ID derived from `seed` (and the district), and `now` as its create and update time.
-/// Statuses follow the dates as seen on `now`'s date (planned before the start, ended after the
-/// end, otherwise active, a few volunteer offerings paused).
+/// Like a real district's data, it is uneven (see the README, "Sample data"): each district
+/// words the services every district has in its own way and adds its own; some lack what
+/// their neighbours have (planted gaps); a few offerings duplicate one in the district or
+/// across the border (planted overlaps); records were last updated between a day and about
+/// fourteen months before `now`, some districts keeping up better than others; a few courses
+/// ended weeks before `now` and are still `active`; a few offerings have no contact. Language
+/// and integration courses have a language level; every offering a format, and childcare and
+/// barrier-free access where the district knows them.
+///
+/// Every other offering references one or two of the set's contacts, and every contact is
+/// referenced. Every record has `district_id` and an ID derived from `seed` (and the
+/// district). Statuses follow the dates as seen on `now`'s date (planned before the start,
+/// ended after the end, otherwise active, a few volunteer offerings paused), except for the
+/// courses nobody closed. A node stamps records with its own clock when they are created
+/// through the API, so loaded samples keep the content but not the sample's times.
 pub fn district_sample(
     district: &RegionDistrict,
     district_id: DistrictId,

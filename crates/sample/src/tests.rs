@@ -162,7 +162,7 @@ fn every_sample_record_is_valid_and_belongs_to_its_district() {
         let district_id = id_of(d);
         assert_eq!(set.contacts.len(), 12, "{}", d.name);
         assert!(
-            (28..=34).contains(&set.offerings.len()),
+            (28..=36).contains(&set.offerings.len()),
             "{}: {}",
             d.name,
             set.offerings.len()
@@ -171,13 +171,13 @@ fn every_sample_record_is_valid_and_belongs_to_its_district() {
             c.validate()
                 .unwrap_or_else(|v| panic!("{}: contact {}: {v}", d.name, c.display_name));
             assert_eq!(c.district_id, district_id);
-            assert_eq!((c.create_time, c.update_time), (NOW, NOW));
+            assert!(c.create_time <= c.update_time && c.update_time <= NOW);
         }
         for o in &set.offerings {
             o.validate()
                 .unwrap_or_else(|v| panic!("{}: offering {}: {v}", d.name, o.title));
             assert_eq!(o.district_id, district_id);
-            assert_eq!((o.create_time, o.update_time), (NOW, NOW));
+            assert!(o.create_time <= o.update_time && o.update_time <= NOW);
             assert!(
                 d.municipalities.contains(&o.municipality.as_str()),
                 "{}: {}",
@@ -194,12 +194,7 @@ fn every_sample_record_is_valid_and_belongs_to_its_district() {
                 o.municipality
             );
             assert!(o.coordinates.is_some(), "{}", o.title);
-            assert!(
-                o.start_date
-                    .is_some_and(|s| s.year() == 2026 || s.year() == 2027),
-                "{}",
-                o.title
-            );
+            assert!(o.start_date.is_some(), "{}", o.title);
             assert!(
                 !o.languages.is_empty() && o.provider_kind.is_some(),
                 "{}",
@@ -222,11 +217,15 @@ fn every_sample_record_is_valid_and_belongs_to_its_district() {
 }
 
 #[test]
-fn every_category_occurs_in_every_district() {
+fn nearly_every_category_occurs_in_every_district() {
     for d in WESER_EMS {
         let set = sample(d, 1);
         let seen: BTreeSet<Category> = set.offerings.iter().map(|o| o.category).collect();
-        assert_eq!(seen.len(), Category::ALL.len(), "{}: {seen:?}", d.name);
+        assert!(
+            seen.len() >= Category::ALL.len() - 1,
+            "{}: {seen:?}",
+            d.name
+        );
     }
 }
 
@@ -238,7 +237,7 @@ fn offerings_reference_one_or_two_contacts_of_their_set() {
         assert_eq!(contacts.len(), set.contacts.len());
         let mut referenced = HashSet::new();
         for o in &set.offerings {
-            assert!((1..=2).contains(&o.contact_ids.len()), "{}", o.title);
+            assert!(o.contact_ids.len() <= 2, "{}", o.title);
             for id in &o.contact_ids {
                 assert!(
                     contacts.contains(id),
@@ -446,4 +445,114 @@ fn a_district_outside_the_region_still_gets_valid_data() {
     for o in generated_offerings(&d, id_of(&d), 100, 1, NOW) {
         o.validate().unwrap();
     }
+}
+
+#[test]
+fn some_offerings_have_no_contact_and_some_courses_were_never_closed() {
+    use kreisnetz_model::OfferingStatus as S;
+    let today = crate::common::date_of(NOW);
+    let (mut uncontacted, mut lapsed) = (0, 0);
+    for d in WESER_EMS {
+        let set = sample(d, 1);
+        uncontacted += set
+            .offerings
+            .iter()
+            .filter(|o| o.contact_ids.is_empty())
+            .count();
+        lapsed += set
+            .offerings
+            .iter()
+            .filter(|o| o.status == S::Active && o.end_date.is_some_and(|e| e < today))
+            .count();
+    }
+    assert!((5..=15).contains(&uncontacted), "{uncontacted}");
+    assert!((5..=15).contains(&lapsed), "{lapsed}");
+}
+
+#[test]
+fn updates_are_spread_over_months_and_some_districts_keep_up_better() {
+    const DAY: i64 = 86_400_000;
+    let share_recent = |key: &str| {
+        let set = sample(find_district(key).unwrap(), 1);
+        let recent = set
+            .offerings
+            .iter()
+            .filter(|o| o.update_time.0 >= NOW.0 - 90 * DAY)
+            .count();
+        recent as f64 / set.offerings.len() as f64
+    };
+    assert!(share_recent("vechta") > share_recent("wilhelmshaven") + 0.3);
+    let set = sample(find_district("friesland").unwrap(), 1);
+    let ages: BTreeSet<i64> = set
+        .offerings
+        .iter()
+        .map(|o| (NOW.0 - o.update_time.0) / (30 * DAY))
+        .collect();
+    assert!(ages.len() >= 6, "months since the last update: {ages:?}");
+}
+
+#[test]
+fn the_need_fields_are_set_where_they_make_sense() {
+    use kreisnetz_model::{LanguageLevel, OfferingFormat};
+    for d in WESER_EMS {
+        for o in sample(d, 1).offerings {
+            assert_eq!(
+                o.language_level.is_some(),
+                o.category.has_language_level(),
+                "{}",
+                o.title
+            );
+            assert!(o.format.is_some(), "{}", o.title);
+            if o.title.contains("Kinderbetreuung") {
+                assert_eq!(o.childcare, Some(true), "{}", o.title);
+            }
+            if o.title.contains("B2") && o.category.has_language_level() {
+                assert_eq!(o.language_level, Some(LanguageLevel::B2), "{}", o.title);
+            }
+            if o.provider == "Oldenburgische IHK" && o.category != Category::Other {
+                assert_eq!(o.format, Some(OfferingFormat::Hybrid), "{}", o.title);
+            }
+        }
+    }
+    let all: Vec<_> = WESER_EMS
+        .iter()
+        .flat_map(|d| sample(d, 1).offerings)
+        .collect();
+    assert!(all.iter().any(|o| o.barrier_free == Some(true)));
+    assert!(all.iter().any(|o| o.barrier_free == Some(false)));
+    assert!(all.iter().any(|o| o.childcare == Some(false)));
+    for format in OfferingFormat::ALL {
+        assert!(all.iter().any(|o| o.format == Some(*format)), "{format}");
+    }
+}
+
+#[test]
+fn districts_word_the_same_services_differently() {
+    let titles: Vec<BTreeSet<String>> = WESER_EMS
+        .iter()
+        .map(|d| {
+            sample(d, 1)
+                .offerings
+                .into_iter()
+                .map(|o| o.title)
+                .collect()
+        })
+        .collect();
+    let all: BTreeSet<&String> = titles.iter().flatten().collect();
+    let total: usize = titles.iter().map(|t| t.len()).sum();
+    assert!(
+        all.len() * 2 > total,
+        "{} distinct of {total} titles",
+        all.len()
+    );
+    // Delmenhorst and Landkreis Oldenburg are neighbours: they word their MBE differently.
+    let mbe = |key: &str| {
+        sample(find_district(key).unwrap(), 1)
+            .offerings
+            .into_iter()
+            .find(|o| o.category == Category::MigrationCounselling)
+            .unwrap()
+            .title
+    };
+    assert_ne!(mbe("delmenhorst"), mbe("oldenburg-land"));
 }
