@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
         "crates/fuzz/corpus/$t" "crates/fuzz-targets/corpus/$t" \
         -- -max_total_time="$seconds" -print_final_stats=1 \
         >"crates/fuzz/logs/$t.log" 2>&1 || status=$?
-    grep -E '^#[0-9]+ +(INITED|DONE)|^stat::number_of_executed_units|^stat::peak_rss|ERROR|panicked' \
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::number_of_executed_units|^stat::peak_rss|ERROR|panicked' \
         "crates/fuzz/logs/$t.log" || true
     if [ "$status" -ne 0 ]; then
         echo "=== $t FAILED (exit $status): see crates/fuzz/logs/$t.log and crates/fuzz/artifacts/$t/" >&2
