@@ -28,6 +28,61 @@ use crate::status::{DocumentSigning, PeerDocumentStatus, PeerStatus};
 /// How many documents of untrusted districts a peer's hello and offers are remembered for.
 const MAX_REMEMBERED_UNTRUSTED: usize = 1024;
 
+/// The most Bloom filters (`have` entries) a sync message may carry; Automerge sends one.
+const MAX_BLOOM_FILTERS: usize = 8;
+
+/// The most probes per hash a received Bloom filter may ask for; Automerge uses 7.
+const MAX_BLOOM_PROBES: u32 = 64;
+
+/// Checks what Automerge 0.12 takes on trust in a peer's sync message: the parameters of its
+/// Bloom filters, which `Message::decode` accepts as they come and `generate_sync_message` then
+/// uses to test every change we hold. A filter that claims entries but has 0 bits per entry has
+/// no bits, and testing a hash against it divides by zero (a panic that took down the sync thread:
+/// found by the `sync_message` fuzz target); its probe count sizes an allocation and a loop per
+/// tested change, and every filter is tested for every change, so both are bounded here.
+fn check_bloom_filters(message: &Message) -> Result<(), String> {
+    if message.have.len() > MAX_BLOOM_FILTERS {
+        return Err(format!(
+            "{} bloom filters, more than {MAX_BLOOM_FILTERS}",
+            message.have.len()
+        ));
+    }
+    for have in &message.have {
+        // The wire form: nothing for an empty filter, else LEB128 entries, bits per entry and
+        // probes, then the bits.
+        let bytes = have.bloom.to_bytes();
+        let mut rest = bytes.as_slice();
+        let mut field = || -> Result<u32, String> {
+            let mut value: u64 = 0;
+            for shift in (0..35).step_by(7) {
+                let (&byte, tail) = rest.split_first().ok_or("a truncated bloom filter")?;
+                rest = tail;
+                value |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    return u32::try_from(value)
+                        .map_err(|_| "a bloom filter field over 32 bits".into());
+                }
+            }
+            Err("a bloom filter field over 32 bits".into())
+        };
+        if bytes.is_empty() {
+            continue;
+        }
+        let entries = field()?;
+        let bits_per_entry = field()?;
+        let probes = field()?;
+        if entries > 0 && bits_per_entry == 0 {
+            return Err(format!("a bloom filter of {entries} entries without bits"));
+        }
+        if probes > MAX_BLOOM_PROBES {
+            return Err(format!(
+                "a bloom filter with {probes} probes per hash, more than {MAX_BLOOM_PROBES}"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The federation sync state machine of one node. See the crate documentation.
 pub struct SyncCore {
     own_node: NodeId,
@@ -650,6 +705,10 @@ impl SyncCore {
                 return self.disconnect(peer, reason, out);
             }
         };
+        if let Err(e) = check_bloom_filters(&message) {
+            let reason = format!("a sync message for {doc} that Automerge cannot take: {e}");
+            return self.disconnect(peer, reason, out);
+        }
         if signed.len() > crate::signed::MAX_SIGNED_HEADS {
             let reason = format!("{} signed-heads records in one frame", signed.len());
             return self.disconnect(peer, reason, out);

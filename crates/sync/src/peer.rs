@@ -108,7 +108,15 @@ impl Peer {
         self.docs.entry(doc).or_insert_with(|| {
             let (state, persisted) = match restored.remove(&doc) {
                 Some(bytes) => match State::decode(&bytes) {
-                    Ok(state) => (state, bytes),
+                    Ok(mut state) => {
+                        // Bytes from disk: Automerge decodes the shared heads as they are but
+                        // expects them sorted when it encodes a message from them (a debug
+                        // assertion; release builds would send them unsorted). Found by the
+                        // `sync_state` fuzz target.
+                        state.shared_heads.sort();
+                        state.shared_heads.dedup();
+                        (state, bytes)
+                    }
                     Err(e) => {
                         tracing::warn!(%doc, error = %e, "ignoring an undecodable persisted sync state");
                         (State::new(), Vec::new())

@@ -780,6 +780,60 @@ fn a_hello_from_another_node_or_a_sync_before_the_hello_disconnects() {
     assert!(net.core(0).document(&district(1)).is_none());
 }
 
+/// Found by the `sync_message` fuzz target (its corpus keeps the input as
+/// `crash-bloom-without-bits`): Automerge decodes a Bloom filter that claims entries but has
+/// 0 bits per entry, and testing our changes against it divided by zero — a panic on the sync
+/// thread, from one frame of a pinned peer. Such a filter, one with absurdly many probes, and
+/// more filters than Automerge ever sends are refused and the stream closed; the node stays up.
+#[test]
+fn a_sync_message_with_a_bloom_filter_automerge_cannot_take_disconnects() {
+    use automerge::sync::{BloomFilter, Have};
+    let mut net = Net::new();
+    // Node 0 holds a change of its own, so answering tests it against the peer's filters.
+    let mut doc = DistrictDocument::new(district(0)).expect("a genesis document");
+    doc.create_offering(&offering(district(0), 1, 1))
+        .expect("an offering");
+    doc.commit("one", 1);
+    net.add(0, &[1], vec![doc], Limits::default());
+    let filter = |bytes: &[u8]| Have {
+        last_sync: Vec::new(),
+        bloom: BloomFilter::try_from(bytes).expect("a filter Automerge decodes"),
+    };
+    let cases = [
+        ("no bits", vec![filter(&[1, 0, 7])]),
+        (
+            "probes",
+            vec![filter(&[1, 10, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0])],
+        ),
+        ("filters", vec![filter(&[]); 9]),
+    ];
+    for (what, have) in cases {
+        net.input(
+            0,
+            Input::Connected {
+                peer: node(1),
+                sync_states: Vec::new(),
+                now_ms: 0,
+            },
+        );
+        received(&mut net, 0, 1, hello(1));
+        let message = Message {
+            heads: Vec::new(),
+            need: Vec::new(),
+            have,
+            changes: ChunkList::empty(),
+            flags: None,
+            version: MessageVersion::V1,
+        }
+        .encode();
+        let out = received(&mut net, 0, 1, sync_frame(district(0), message));
+        assert!(
+            matches!(&out[..], [Output::Disconnect { reason, .. }] if reason.contains("Automerge cannot take")),
+            "{what}: {out:?}"
+        );
+    }
+}
+
 #[test]
 fn an_undecodable_sync_message_disconnects() {
     let mut net = Net::new();
@@ -1012,6 +1066,33 @@ fn undecodable_persisted_sync_state_counts_as_none() {
         .expect("node 1")
         .sync_states
         .insert((node(0), district(0)), vec![1, 2, 3]);
+    net.connect(0, 1);
+    net.pump();
+    assert_eq!(net.offerings(1, 0), 3);
+    assert!(net.disconnects_by(0).is_empty() && net.disconnects_by(1).is_empty());
+}
+
+/// Found by the `sync_state` fuzz target (corpus: `crash-unsorted-shared-heads`): a persisted
+/// sync state whose shared heads are out of order reached Automerge's encoder, which asserts
+/// they are sorted. They are sorted when the state is loaded; the sync goes on.
+#[test]
+fn a_persisted_sync_state_with_unsorted_heads_is_sorted_on_load() {
+    let mut net = Net::new();
+    let (a, _) = written(0, 3);
+    net.add(0, &[1], vec![a], Limits::default());
+    net.add(1, &[0], vec![], Limits::default());
+    let mut state = vec![0x43, 2];
+    state.extend([2; 32]);
+    state.extend([1; 32]);
+    for (me, other) in [(0, 1), (1, 0)] {
+        for doc in [district(0), district(1)] {
+            net.stores
+                .get_mut(&node(me))
+                .expect("a node of the test")
+                .sync_states
+                .insert((node(other), doc), state.clone());
+        }
+    }
     net.connect(0, 1);
     net.pump();
     assert_eq!(net.offerings(1, 0), 3);
