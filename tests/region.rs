@@ -1,0 +1,354 @@
+//! Seeing the region end to end: three linked districts write their offerings through the API;
+//! a coordinator on one node asks through `kreisnetzctl` for the reports (overlaps, gaps,
+//! stale, coverage) over all three, in table, `--json` and `--csv` form.
+use kreisnetz_proto::v1;
+use serde_json::Value;
+
+use crate::federation::link;
+use crate::harness::*;
+
+const VECHTA: &str = "Landkreis Vechta";
+const CLOPPENBURG: &str = "Landkreis Cloppenburg";
+const OLDENBURG: &str = "Landkreis Oldenburg";
+
+fn offering(
+    title: &str,
+    description: &str,
+    category: v1::Category,
+    groups: &[v1::TargetGroup],
+    municipality: &str,
+    dates: (&str, &str),
+    free: u32,
+) -> v1::Offering {
+    v1::Offering {
+        title: title.into(),
+        description: description.into(),
+        category: category as i32,
+        target_groups: groups.iter().map(|&g| g as i32).collect(),
+        provider: format!("Bildungswerk {municipality}"),
+        provider_kind: v1::ProviderKind::Association as i32,
+        municipality: municipality.into(),
+        languages: vec!["de".into()],
+        start_date: dates.0.into(),
+        end_date: dates.1.into(),
+        places_total: Some(12),
+        places_free: Some(free),
+        status: v1::OfferingStatus::Active as i32,
+        ..Default::default()
+    }
+}
+
+async fn create(node: &TestNode, o: v1::Offering) -> v1::Offering {
+    node.offerings()
+        .await
+        .create_offering(v1::CreateOfferingRequest {
+            offering: Some(o),
+            offering_id: String::new(),
+        })
+        .await
+        .expect("create")
+        .into_inner()
+}
+
+/// Runs kreisnetzctl and returns stdout; panics with stderr unless it exits 0.
+fn ctl_ok(node: &TestNode, args: &[&str]) -> String {
+    let out = node.ctl(args);
+    assert!(
+        out.status.success(),
+        "kreisnetzctl {args:?} exited {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+fn ctl_json(node: &TestNode, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ctl_ok(node, &all)).expect("JSON output")
+}
+
+/// Three districts in a line (Cloppenburg – Vechta – Oldenburg) with a few offerings each:
+/// a near-duplicate language course for women in Vechta and Emstek (Cloppenburg), an unrelated
+/// counselling offer, and in Landkreis Oldenburg an application training that ended months ago
+/// but is still marked active. Returns the nodes once Vechta lists all of them.
+async fn region() -> (TestNode, TestNode, TestNode) {
+    let vechta = TestNode::start(VECHTA);
+    let cloppenburg = TestNode::start(CLOPPENBURG);
+    let oldenburg = TestNode::start(OLDENBURG);
+    link(&cloppenburg, &vechta).await;
+    link(&oldenburg, &vechta).await;
+    use v1::Category::*;
+    use v1::TargetGroup::*;
+    let spring = ("2027-02-01", "2027-07-31");
+    create(
+        &vechta,
+        offering(
+            "Sprachkurs B1 für Frauen mit Kinderbetreuung",
+            "Deutschkurs für Frauen, Kinderbetreuung während des Unterrichts",
+            LanguageCourse,
+            &[Women, Refugees],
+            "Vechta",
+            spring,
+            4,
+        ),
+    )
+    .await;
+    create(
+        &vechta,
+        offering(
+            "Migrationsberatung für Erwachsene",
+            "Beratung zu Aufenthalt, Wohnung und Arbeit an der Straße zum Bahnhof",
+            MigrationCounselling,
+            &[Migrants],
+            "Vechta",
+            ("", ""),
+            0,
+        ),
+    )
+    .await;
+    create(
+        &cloppenburg,
+        offering(
+            "Sprachkurs B1 für Frauen, mit Kinderbetreuung",
+            "Deutschkurs für Frauen mit Kinderbetreuung während des Unterrichts",
+            LanguageCourse,
+            &[Women],
+            "Emstek",
+            spring,
+            0,
+        ),
+    )
+    .await;
+    create(
+        &oldenburg,
+        offering(
+            "Bewerbungstraining für junge Geflüchtete",
+            "Lebenslauf, Anschreiben und Vorstellungsgespräch üben",
+            JobCounselling,
+            &[Youth, Refugees],
+            "Wildeshausen",
+            ("2026-01-12", "2026-06-30"),
+            2,
+        ),
+    )
+    .await;
+    eventually(
+        "Vechta lists the offerings of all three districts",
+        || async { list_all(&vechta).await.len() == 4 },
+    )
+    .await;
+    (vechta, cloppenburg, oldenburg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinators_see_overlaps_gaps_stale_entries_and_coverage_of_three_districts() {
+    let (vechta, _cloppenburg, _oldenburg) = region().await;
+
+    // Overlaps: the two language courses for women, across the district border, with reasons.
+    let json = ctl_json(&vechta, &["report", "overlaps"]);
+    let groups = json["overlaps"].as_array().expect("overlaps array");
+    assert_eq!(groups.len(), 1, "{json:#}");
+    let group = &groups[0];
+    assert_eq!(group["offerings"].as_array().unwrap().len(), 2);
+    assert!(
+        group["offerings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n.as_str().unwrap().contains("/offerings/")),
+        "{group:#}"
+    );
+    let score = group["score"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&score), "{group:#}");
+    let codes: Vec<&str> = group["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"similar_title"), "{codes:?}");
+    assert!(codes.contains(&"same_category"), "{codes:?}");
+    let nearby = group["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "nearby")
+        .expect("a nearby reason");
+    let km = nearby["km"].as_f64().unwrap();
+    assert!((5.0..30.0).contains(&km), "Vechta–Emstek: {km} km");
+    assert!(group["known"].is_null());
+    assert!(!group["explanation"].as_str().unwrap().is_empty());
+
+    let table = ctl_ok(&vechta, &["report", "overlaps"]);
+    assert!(table.contains("SCORE"), "{table}");
+    assert!(
+        table.contains(CLOPPENBURG) && table.contains(VECHTA),
+        "{table}"
+    );
+    assert!(table.contains("1 overlap groups"), "{table}");
+    // Thresholds: at a score above the pair's, and within a few km, nothing is left.
+    let strict = ctl_json(&vechta, &["report", "overlaps", "--max-km", "5"]);
+    assert_eq!(
+        strict["overlaps"].as_array().unwrap().len(),
+        0,
+        "{strict:#}"
+    );
+    let other = ctl_json(
+        &vechta,
+        &["report", "overlaps", "--category", "job_counselling"],
+    );
+    assert_eq!(other["overlaps"].as_array().unwrap().len(), 0, "{other:#}");
+
+    let csv = ctl_ok(&vechta, &["report", "overlaps", "--csv"]);
+    assert!(
+        csv.starts_with('\u{feff}'),
+        "German Excel CSV starts with a BOM"
+    );
+    let mut lines = csv.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "offerings;titles;districts;score;reasons;explanation;known"
+    );
+    let row = lines.next().expect("one row");
+    assert!(
+        row.contains("Sprachkurs B1") && row.contains(CLOPPENBURG),
+        "{row}"
+    );
+    assert!(row.contains(";0,"), "decimal comma in the score: {row}");
+    assert!(csv.contains("\r\n"));
+
+    // Gaps: language courses for women exist in Vechta (free places) and Cloppenburg (full),
+    // none in Landkreis Oldenburg.
+    let json = ctl_json(
+        &vechta,
+        &[
+            "report",
+            "gaps",
+            "--category",
+            "language_course",
+            "--target-group",
+            "women",
+        ],
+    );
+    let gaps = json["gaps"].as_array().unwrap();
+    let gap_of = |name: &str| gaps.iter().find(|g| g["district_name"] == name);
+    assert!(gap_of(VECHTA).is_none(), "{json:#}");
+    let full = gap_of(CLOPPENBURG).expect("Cloppenburg: no free places");
+    assert_eq!(full["offerings"], 1);
+    assert_eq!(full["places_free"], 0);
+    let none = gap_of(OLDENBURG).expect("Oldenburg: no offering");
+    assert_eq!(none["offerings"], 0);
+    assert_eq!(none["category"], "language_course");
+    assert_eq!(none["target_group"], "women");
+    assert!(none["district_id"].as_str().unwrap().starts_with("D-"));
+    let table = ctl_ok(
+        &vechta,
+        &[
+            "report",
+            "gaps",
+            "--category",
+            "language_course",
+            "--target-group",
+            "women",
+        ],
+    );
+    assert!(
+        table.contains(OLDENBURG) && table.contains("no offering"),
+        "{table}"
+    );
+    assert!(table.contains("no free places"), "{table}");
+    assert!(table.contains("2 gaps of 3 cells"), "{table}");
+    let csv = ctl_ok(
+        &vechta,
+        &["report", "gaps", "--category", "language_course", "--csv"],
+    );
+    assert!(csv.starts_with('\u{feff}') && csv.contains(';'));
+    assert!(csv.contains(OLDENBURG));
+
+    // Stale: the training that ended in June 2026 but is still active; nothing has a contact.
+    // Evaluated as of tomorrow, then half a year later (clients never set update times).
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = |d: time::Date| kreisnetz_model::format_date(d);
+    let tomorrow = day(today + time::Duration::days(1));
+    let half_a_year = day(today + time::Duration::days(180));
+    let json = ctl_json(&vechta, &["report", "stale", "--as-of", &tomorrow]);
+    let stale = json["stale"].as_array().unwrap();
+    let ended = stale
+        .iter()
+        .find(|e| e["title"] == "Bewerbungstraining für junge Geflüchtete")
+        .expect("the ended training is stale");
+    assert_eq!(ended["district_name"], OLDENBURG);
+    let reasons: Vec<&str> = ended["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"ended_but_current"), "{reasons:?}");
+    assert!(reasons.contains(&"no_contact"), "{reasons:?}");
+    assert!(
+        !reasons.contains(&"not_updated"),
+        "written today: {reasons:?}"
+    );
+    // As if it were half a year later, with 60 days: everything is out of date.
+    let later = ctl_json(
+        &vechta,
+        &[
+            "report",
+            "stale",
+            "--as-of",
+            &half_a_year,
+            "--older-than",
+            "60d",
+        ],
+    );
+    assert_eq!(later["older_than_days"], 60);
+    let later = later["stale"].as_array().unwrap();
+    assert_eq!(later.len(), 4);
+    assert!(later.iter().all(|e| {
+        e["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "not_updated")
+    }));
+    let table = ctl_ok(&vechta, &["report", "stale", "--as-of", &tomorrow]);
+    assert!(table.contains("ended but still current"), "{table}");
+    assert!(
+        table.contains(OLDENBURG) && table.contains("Bildungswerk Wildeshausen"),
+        "{table}"
+    );
+    let csv = ctl_ok(&vechta, &["report", "stale", "--as-of", &tomorrow, "--csv"]);
+    assert!(csv.starts_with('\u{feff}'));
+    assert!(csv.contains("ended_but_current no_contact"), "{csv}");
+
+    // Coverage: every district with its current offerings.
+    let json = ctl_json(&vechta, &["report", "coverage", "--as-of", &tomorrow]);
+    let districts = json["districts"].as_array().unwrap();
+    assert_eq!(districts.len(), 3, "{json:#}");
+    let of = |name: &str| {
+        districts
+            .iter()
+            .find(|d| d["district_name"] == name)
+            .unwrap()
+    };
+    assert_eq!(of(VECHTA)["offerings"], 2);
+    assert_eq!(of(VECHTA)["places_free"], 4);
+    assert_eq!(of(VECHTA)["by_category"]["language_course"], 1);
+    assert_eq!(of(CLOPPENBURG)["offerings"], 1);
+    assert_eq!(of(OLDENBURG)["updated_last_90_days"], 1.0);
+    let table = ctl_ok(&vechta, &["report", "coverage"]);
+    assert!(
+        table.contains("UPDATED 90D") && table.contains("100%"),
+        "{table}"
+    );
+    let csv = ctl_ok(&vechta, &["report", "coverage", "--csv"]);
+    assert!(csv.starts_with('\u{feff}') && csv.contains(VECHTA));
+
+    // Usage errors are caught before any call.
+    let out = vechta.ctl(&["report", "stale", "--older-than", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = vechta.ctl(&["report", "overlaps", "--json", "--csv"]);
+    assert_eq!(out.status.code(), Some(2));
+}
