@@ -352,3 +352,187 @@ async fn coordinators_see_overlaps_gaps_stale_entries_and_coverage_of_three_dist
     let out = vechta.ctl(&["report", "overlaps", "--json", "--csv"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Titles of `offering list ARGS --json`, in the order printed.
+fn titles(node: &TestNode, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["offering", "list"];
+    all.extend_from_slice(args);
+    let json = ctl_json(node, &all);
+    json["offerings"]
+        .as_array()
+        .expect("offerings")
+        .iter()
+        .map(|o| o["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinators_search_in_german_and_filter_the_offerings_of_three_districts() {
+    let (vechta, cloppenburg, oldenburg) = region().await;
+    use v1::Category::*;
+    use v1::TargetGroup::*;
+    create(
+        &oldenburg,
+        offering(
+            "Ärztliche Sprechstunde für Geflüchtete",
+            "Offene Sprechstunde mit Dolmetscherin",
+            Health,
+            &[Refugees],
+            "Wildeshausen",
+            ("", ""),
+            3,
+        ),
+    )
+    .await;
+    // The index follows the feed; the list waits for it to reach the feed head, so once the
+    // replica has arrived, a search sees it.
+    eventually("Vechta lists the fifth offering", || async {
+        list_all(&vechta).await.len() == 5
+    })
+    .await;
+
+    // German search: plurals (stemming), word order, umlauts and ß written out.
+    let found = titles(&vechta, &["--query", "Sprachkurse"]);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found.iter().all(|t| t.starts_with("Sprachkurs B1")),
+        "{found:?}"
+    );
+    assert_eq!(titles(&vechta, &["--query", "Frauen Sprachkurs"]).len(), 2);
+    let found = titles(&vechta, &["--query", "Gefluechtete"]);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.contains(&"Bewerbungstraining für junge Geflüchtete".to_string()));
+    assert_eq!(
+        titles(&vechta, &["--query", "Strasse"]),
+        ["Migrationsberatung für Erwachsene"],
+        "the description says Straße"
+    );
+    let json = ctl_json(&vechta, &["offering", "list", "--query", "Sprachkurse"]);
+    let matches = json["matches"].as_array().expect("matches with a query");
+    assert_eq!(matches.len(), 2);
+    assert!(matches[0]["score"].as_f64().unwrap() > 0.0);
+    assert!(
+        matches[0]["fragment"]
+            .as_str()
+            .unwrap()
+            .contains("Sprachkurs"),
+        "{matches:?}"
+    );
+    let table = ctl_ok(&vechta, &["offering", "list", "--query", "sprachkurse"]);
+    assert!(
+        table.contains("Sprachkurs B1") && table.contains("2 of 2 offerings"),
+        "{table}"
+    );
+
+    // Filters: OR within a field, AND across fields.
+    assert_eq!(
+        titles(&vechta, &["--free-places", "--category", "language_course"]),
+        ["Sprachkurs B1 für Frauen mit Kinderbetreuung"],
+        "the Emstek course is full"
+    );
+    assert_eq!(
+        titles(
+            &vechta,
+            &[
+                "--category",
+                "language_course",
+                "--category",
+                "job_counselling"
+            ]
+        )
+        .len(),
+        3
+    );
+    let mut groups = titles(&vechta, &["--target-group", "youth,migrants"]);
+    groups.sort();
+    assert_eq!(
+        groups,
+        [
+            "Bewerbungstraining für junge Geflüchtete",
+            "Migrationsberatung für Erwachsene"
+        ]
+    );
+    assert_eq!(titles(&vechta, &["--status", "active,planned"]).len(), 5);
+    assert!(titles(&vechta, &["--status", "ended", "--query", "kurs"]).is_empty());
+    let vechta_id = vechta.status().await.district_id;
+    let cloppenburg_id = cloppenburg.status().await.district_id;
+    assert_eq!(
+        titles(
+            &vechta,
+            &["--district", &vechta_id, "--district", &cloppenburg_id]
+        )
+        .len(),
+        3
+    );
+    // March 2027: the two spring courses and the two offerings without dates, not the
+    // training that ended in June 2026.
+    let march = titles(
+        &vechta,
+        &["--runs-from", "2027-03-01", "--runs-to", "2027-03-31"],
+    );
+    assert_eq!(march.len(), 4, "{march:?}");
+    assert!(!march.iter().any(|t| t.starts_with("Bewerbungstraining")));
+    let today = kreisnetz_model::format_date(time::OffsetDateTime::now_utc().date());
+    assert_eq!(titles(&vechta, &["--updated-after", &today]).len(), 5);
+    assert!(titles(&vechta, &["--updated-before", &today]).is_empty());
+
+    // Orders: German collation puts Ä with A; start date puts undated offerings last.
+    let by_title = titles(&vechta, &["--sort", "title", "--status", "active"]);
+    assert_eq!(
+        by_title[0], "Ärztliche Sprechstunde für Geflüchtete",
+        "{by_title:?}"
+    );
+    assert_eq!(by_title[1], "Bewerbungstraining für junge Geflüchtete");
+    let by_start = titles(&vechta, &["--sort", "start", "--status", "active"]);
+    assert_eq!(
+        by_start[0], "Bewerbungstraining für junge Geflüchtete",
+        "{by_start:?}"
+    );
+
+    // Pages of a search: the token continues the same query, and only that.
+    let first = ctl_json(
+        &vechta,
+        &[
+            "offering",
+            "list",
+            "--query",
+            "Sprachkurs",
+            "--page-size",
+            "1",
+        ],
+    );
+    assert_eq!(first["total_size"], 2);
+    let token = first["next_page_token"].as_str().unwrap().to_string();
+    assert!(!token.is_empty());
+    let second = ctl_json(
+        &vechta,
+        &[
+            "offering",
+            "list",
+            "--query",
+            "Sprachkurs",
+            "--page-size",
+            "1",
+            "--page-token",
+            &token,
+        ],
+    );
+    assert_eq!(second["next_page_token"], "");
+    assert_ne!(
+        first["offerings"][0]["name"], second["offerings"][0]["name"],
+        "two pages, two offerings"
+    );
+    let other = vechta.ctl(&[
+        "offering",
+        "list",
+        "--query",
+        "Frauen",
+        "--page-token",
+        &token,
+    ]);
+    assert_eq!(
+        other.status.code(),
+        Some(4),
+        "a token of another query is refused"
+    );
+}
