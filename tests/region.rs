@@ -368,7 +368,7 @@ fn titles(node: &TestNode, args: &[&str]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coordinators_search_in_german_and_filter_the_offerings_of_three_districts() {
-    let (vechta, cloppenburg, oldenburg) = region().await;
+    let (mut vechta, cloppenburg, oldenburg) = region().await;
     use v1::Category::*;
     use v1::TargetGroup::*;
     create(
@@ -534,5 +534,50 @@ async fn coordinators_search_in_german_and_filter_the_offerings_of_three_distric
         other.status.code(),
         Some(4),
         "a token of another query is refused"
+    );
+
+    // The index follows the feed: an own update is found at once (the list waits for the
+    // index to reach the feed head), a replicated delete once it has arrived.
+    let counselling = list_all(&vechta)
+        .await
+        .into_iter()
+        .find(|o| o.title.starts_with("Migrationsberatung"))
+        .unwrap();
+    ctl_ok(
+        &vechta,
+        &[
+            "offering",
+            "update",
+            &counselling.name,
+            "--title",
+            "Migrationsberatung für Familien",
+        ],
+    );
+    assert_eq!(
+        titles(&vechta, &["--query", "Familien"]),
+        ["Migrationsberatung für Familien"]
+    );
+    assert!(titles(&vechta, &["--query", "Erwachsene"]).is_empty());
+    let sprechstunde = list_all(&oldenburg)
+        .await
+        .into_iter()
+        .find(|o| o.title.starts_with("Ärztliche"))
+        .unwrap();
+    ctl_ok(&oldenburg, &["offering", "delete", &sprechstunde.name]);
+    eventually("the delete reaches Vechta's index", || async {
+        titles(&vechta, &["--query", "Sprechstunde"]).is_empty()
+    })
+    .await;
+
+    // After a restart the index is built again from the stored documents.
+    vechta.stop().await;
+    vechta.restart();
+    assert_eq!(
+        titles(&vechta, &["--query", "Gefluechtete"]),
+        ["Bewerbungstraining für junge Geflüchtete"]
+    );
+    assert!(
+        vechta.log().contains("built the search index"),
+        "the start logs the index build"
     );
 }
