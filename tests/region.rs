@@ -581,3 +581,84 @@ async fn coordinators_search_in_german_and_filter_the_offerings_of_three_distric
         "the start logs the index build"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_report_and_search_options_are_invalid_arguments_naming_the_field() {
+    let node = TestNode::start(VECHTA);
+    let mut reports = v1::report_service_client::ReportServiceClient::new(node.authed().await);
+    let err = reports
+        .get_overlaps(v1::GetOverlapsRequest {
+            min_score: 2.0,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["min_score"]);
+    let err = reports
+        .get_overlaps(v1::GetOverlapsRequest {
+            max_km: -1.0,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["max_km"]);
+    let err = reports
+        .get_stale(v1::GetStaleRequest {
+            as_of: "2027-13-01".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["as_of"]);
+    let err = reports
+        .get_gaps(v1::GetGapsRequest {
+            categories: vec![v1::Category::Health as i32, 99],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["categories[1]"]);
+    // An empty node still answers every report (coverage lists the own district).
+    let coverage = reports
+        .get_coverage(v1::GetCoverageRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(coverage.count, 1);
+    let json: Value = serde_json::from_str(&coverage.json).unwrap();
+    assert_eq!(json["districts"][0]["district_name"], VECHTA);
+
+    let mut offerings = node.offerings().await;
+    let list = |r: v1::ListOfferingsRequest| {
+        let mut c = offerings.clone();
+        async move { c.list_offerings(r).await.unwrap_err() }
+    };
+    let err = list(v1::ListOfferingsRequest {
+        runs_from: "2027-03-01".into(),
+        runs_to: "2027-02-01".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(violated_fields(&err), ["runs_to"]);
+    let err = list(v1::ListOfferingsRequest {
+        order_by: 99,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(violated_fields(&err), ["order_by"]);
+    let err = list(v1::ListOfferingsRequest {
+        district_ids: vec!["Vechta".into()],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(violated_fields(&err), ["district_ids[0]"]);
+    let ok = offerings
+        .list_offerings(v1::ListOfferingsRequest {
+            query: "Sprachkurs".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.total_size, 0);
+}
