@@ -44,13 +44,14 @@ Errors are one line `error: <reason>` on stderr, followed by indented detail lin
 #[command(
     name = "kreisnetzctl",
     version,
-    about = "Admin CLI of a kreisnetz node: offerings, contacts, change feed, node status, peers, \
-             API tokens",
+    about = "Admin CLI of a kreisnetz node: offerings, contacts, search, reports, change feed, \
+             node status, peers, API tokens",
     long_about = "Admin CLI of a kreisnetz node.\n\n\
         Each district runs a node holding its integration offerings and contacts; nodes share \
         them, so every node shows the whole region. This CLI talks to one node's gRPC API: it \
         adds and edits the node's own district's offerings and contacts, lists and searches \
-        those of every district, follows the change feed and shows the node's status, and \
+        those of every district (German search, coordinator filters), reports overlaps, gaps, \
+        stale entries and coverage across the region, follows the change feed and shows the node's status, and \
         manages the node's peers, the districts whose documents it accepts, and the API \
         tokens that may call the node.\n\n\
         Every call carries a bearer token (see --token); on the node's own machine the node's \
@@ -856,6 +857,38 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn report_thresholds_are_checked_before_any_call() {
+        assert_eq!(parse_days("60d"), Ok(60));
+        assert_eq!(parse_days(" 90 "), Ok(90));
+        assert!(parse_days("0d").is_err());
+        assert!(parse_days("2m").is_err());
+        assert_eq!(parse_km("12.5km"), Ok(12.5));
+        assert!(parse_km("0").is_err());
+        assert_eq!(parse_score("0.7"), Ok(0.7));
+        assert!(parse_score("1.5").is_err());
+        let cli = Cli::try_parse_from([
+            "kreisnetzctl",
+            "report",
+            "stale",
+            "--older-than",
+            "60d",
+            "--as-of",
+            "2027-06-01",
+            "--target-group",
+            "women,youth",
+        ])
+        .unwrap();
+        let Command::Report(ReportCommand::Stale(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.older_than, Some(60));
+        assert_eq!(
+            a.common.target_group,
+            [TargetGroup::Women, TargetGroup::Youth]
+        );
     }
 
     #[test]

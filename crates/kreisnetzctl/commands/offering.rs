@@ -182,3 +182,40 @@ pub async fn list(ctx: &Ctx<'_>, a: &OfferingListArgs) -> Result<()> {
     }
     output::print_text(&mut out, &footer)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::args::{Cli, Command, OfferingCommand};
+
+    fn request(args: &[&str]) -> kreisnetz_proto::v1::ListOfferingsRequest {
+        let mut all = vec!["kreisnetzctl", "offering", "list"];
+        all.extend_from_slice(args);
+        let Command::Offering(OfferingCommand::List(a)) = Cli::try_parse_from(all).unwrap().command
+        else {
+            panic!()
+        };
+        super::list_request(&a)
+    }
+
+    #[test]
+    fn one_value_goes_into_the_old_field_several_into_the_repeated_one() {
+        let one = request(&["--category", "language_course"]);
+        assert_eq!(one.category, 2);
+        assert!(one.categories.is_empty());
+        let two = request(&["--category", "language_course", "--category", "health"]);
+        assert_eq!(two.category, 0);
+        assert_eq!(two.categories, [2, 10]);
+        let more = request(&[
+            "--free-places",
+            "--sort",
+            "title",
+            "--runs-from",
+            "2027-02-01",
+        ]);
+        assert!(more.has_free_places);
+        assert_eq!(more.order_by, 2);
+        assert_eq!(more.runs_from, "2027-02-01");
+    }
+}
