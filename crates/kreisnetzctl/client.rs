@@ -218,8 +218,10 @@ impl Node {
         TokenServiceClient::new(self.authed())
     }
 
+    /// Reports over a whole region can exceed tonic's default 4 MiB answer (a stale report of
+    /// tens of thousands of offerings): accept up to 256 MiB.
     pub fn reports(&self) -> ReportServiceClient<Authed> {
-        ReportServiceClient::new(self.authed())
+        ReportServiceClient::new(self.authed()).max_decoding_message_size(256 << 20)
     }
 
     /// A request that tells the node how long this CLI waits (`grpc-timeout`).
