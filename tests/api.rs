@@ -487,13 +487,17 @@ async fn lists_filter_and_page_without_gaps_or_repeats() {
     assert_eq!(filtered.total_size, 8);
     let text = api
         .list_offerings(v1::ListOfferingsRequest {
-            query: "KURS 1".into(),
+            query: "KURSE 12".into(),
             ..Default::default()
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(text.total_size, 10);
+    // German search: words, not substrings; "Kurse" is found as "Kurs" (stemming).
+    assert_eq!(text.total_size, 1);
+    assert_eq!(text.offerings[0].title, "Kurs 12");
+    assert_eq!(text.matches.len(), 1);
+    assert_eq!(text.matches[0].field, "title");
 
     // A token for other filters, or garbage, is refused.
     let first = api

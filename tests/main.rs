@@ -17,5 +17,6 @@ mod input;
 mod malicious;
 mod metrics;
 mod netfaults;
+mod region;
 mod roles;
 mod startup;

@@ -38,6 +38,11 @@ enum Call {
     CreateToken,
     ListTokens,
     RevokeToken,
+    GetOverlaps,
+    GetGaps,
+    GetStale,
+    GetCoverage,
+    SearchOfferings,
 }
 
 const TABLE: &[(Call, Role)] = &[
@@ -62,6 +67,11 @@ const TABLE: &[(Call, Role)] = &[
     (Call::CreateToken, Role::Admin),
     (Call::ListTokens, Role::Admin),
     (Call::RevokeToken, Role::Admin),
+    (Call::GetOverlaps, Role::Reader),
+    (Call::GetGaps, Role::Reader),
+    (Call::GetStale, Role::Reader),
+    (Call::GetCoverage, Role::Reader),
+    (Call::SearchOfferings, Role::Reader),
 ];
 
 const SOME_NODE: &str = "N-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA";
@@ -85,6 +95,7 @@ async fn call(
     use v1::contact_service_client::ContactServiceClient as Contacts;
     use v1::node_service_client::NodeServiceClient as Nodes;
     use v1::offering_service_client::OfferingServiceClient as Offerings;
+    use v1::report_service_client::ReportServiceClient as Reports;
     use v1::token_service_client::TokenServiceClient as Tokens;
     let ch = node.authed_as(token).await;
     let mask = |p: &str| {
@@ -230,6 +241,30 @@ async fn call(
         Call::RevokeToken => Tokens::new(ch)
             .revoke_token(v1::RevokeTokenRequest {
                 token: "name:nobody".into(),
+            })
+            .await
+            .map(drop),
+        Call::GetOverlaps => Reports::new(ch)
+            .get_overlaps(v1::GetOverlapsRequest::default())
+            .await
+            .map(drop),
+        Call::GetGaps => Reports::new(ch)
+            .get_gaps(v1::GetGapsRequest::default())
+            .await
+            .map(drop),
+        Call::GetStale => Reports::new(ch)
+            .get_stale(v1::GetStaleRequest::default())
+            .await
+            .map(drop),
+        Call::GetCoverage => Reports::new(ch)
+            .get_coverage(v1::GetCoverageRequest::default())
+            .await
+            .map(drop),
+        Call::SearchOfferings => Offerings::new(ch)
+            .list_offerings(v1::ListOfferingsRequest {
+                query: "Kurs".into(),
+                has_free_places: true,
+                ..Default::default()
             })
             .await
             .map(drop),

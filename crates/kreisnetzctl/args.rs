@@ -44,13 +44,14 @@ Errors are one line `error: <reason>` on stderr, followed by indented detail lin
 #[command(
     name = "kreisnetzctl",
     version,
-    about = "Admin CLI of a kreisnetz node: offerings, contacts, change feed, node status, peers, \
-             API tokens",
+    about = "Admin CLI of a kreisnetz node: offerings, contacts, search, reports, change feed, \
+             node status, peers, API tokens",
     long_about = "Admin CLI of a kreisnetz node.\n\n\
         Each district runs a node holding its integration offerings and contacts; nodes share \
         them, so every node shows the whole region. This CLI talks to one node's gRPC API: it \
         adds and edits the node's own district's offerings and contacts, lists and searches \
-        those of every district, follows the change feed and shows the node's status, and \
+        those of every district (German search, coordinator filters), reports overlaps, gaps, \
+        stale entries and coverage across the region, follows the change feed and shows the node's status, and \
         manages the node's peers, the districts whose documents it accepts, and the API \
         tokens that may call the node.\n\n\
         Every call carries a bearer token (see --token); on the node's own machine the node's \
@@ -153,6 +154,115 @@ pub enum Command {
     /// Create, list and revoke the API tokens that may call the node (needs an admin token).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Reports over every district the node holds: overlaps, gaps, stale entries, coverage.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Groups of offerings (in one district or across districts) that plausibly serve the
+    /// same need, best score first, each with its reasons.
+    ///
+    /// A pair is considered only if the categories are the same or related, the target
+    /// groups overlap, the dates overlap (or both are ongoing) and the places are at most
+    /// --max-km apart; its score (0 to 1) weighs mostly the similarity of title and
+    /// description after German normalisation. Groups scoring at least --min-score are
+    /// shown. Treat the list as a list to check, not a verdict.
+    Overlaps(ReportOverlapsArgs),
+    /// The matrix category x target group x district: the cells without a current offering,
+    /// or without free places, are gaps (only those are shown; --json also has the matrix).
+    Gaps(ReportGapsArgs),
+    /// Offerings that need a look: not updated for --older-than, ended but still marked
+    /// active or planned, or without a contact; grouped by district and provider.
+    Stale(ReportStaleArgs),
+    /// Per district: current offerings by category, free places, and the share of
+    /// offerings updated in the last 90 days.
+    Coverage(ReportCoverageArgs),
+}
+
+/// Narrowing and output options every report takes.
+#[derive(Debug, Args)]
+pub struct ReportCommon {
+    /// Only this category; repeat or separate with commas for several.
+    #[arg(long, value_name = "KEY", value_delimiter = ',', value_parser = TermParser::<Category>::new())]
+    pub category: Vec<Category>,
+    /// Only offerings for this target group; repeat or separate with commas for several.
+    #[arg(long, value_name = "KEY", value_delimiter = ',', value_parser = TermParser::<TargetGroup>::new())]
+    pub target_group: Vec<TargetGroup>,
+    /// Print CSV for spreadsheets (German Excel: UTF-8 with BOM, `;`, decimal comma).
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportOverlapsArgs {
+    /// Show groups scoring at least this (0 to 1; default 0.5). Lower finds more, with more
+    /// false alarms.
+    #[arg(long, value_name = "SCORE", value_parser = parse_score)]
+    pub min_score: Option<f64>,
+    /// Offerings further apart than this many km are never the same need (default 30).
+    #[arg(long, value_name = "KM", value_parser = parse_km)]
+    pub max_km: Option<f64>,
+    #[command(flatten)]
+    pub common: ReportCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportGapsArgs {
+    #[command(flatten)]
+    pub common: ReportCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportStaleArgs {
+    /// Not updated for longer than this is stale: days, as `60d` or `60` (default 90d).
+    #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+    pub older_than: Option<u32>,
+    /// Evaluate as if today were this day, YYYY-MM-DD (default: today).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub as_of: Option<Date>,
+    #[command(flatten)]
+    pub common: ReportCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportCoverageArgs {
+    /// Evaluate as if today were this day, YYYY-MM-DD (default: today).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub as_of: Option<Date>,
+    #[command(flatten)]
+    pub common: ReportCommon,
+}
+
+fn parse_score(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(format!("\"{s}\" is not a score above 0 and at most 1")),
+    }
+}
+
+fn parse_km(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("km").unwrap_or(t).trim();
+    match t.parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1000.0 => Ok(x),
+        _ => Err(format!(
+            "\"{s}\" is not a distance above 0 and at most 1000 km"
+        )),
+    }
+}
+
+/// `60d` or `60`: a number of days, 1 to 36500.
+fn parse_days(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let t = t.strip_suffix('d').unwrap_or(t);
+    match t.parse::<u32>() {
+        Ok(n) if (1..=36_500).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "\"{s}\" is not a number of days such as 60d (1 to 36500)"
+        )),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -536,27 +646,48 @@ pub struct Paging {
 
 #[derive(Debug, Args)]
 pub struct OfferingListArgs {
-    /// Only this district's offerings (its district ID, `D-...`).
+    /// Only this district's offerings (its district ID, `D-...`); repeat for several.
     #[arg(long, value_name = "DISTRICT_ID")]
-    pub district: Option<DistrictId>,
-    /// Only this category.
-    #[arg(long, value_name = "KEY", value_parser = TermParser::<Category>::new())]
-    pub category: Option<Category>,
-    /// Only offerings for this target group.
-    #[arg(long, value_name = "KEY", value_parser = TermParser::<TargetGroup>::new())]
-    pub target_group: Option<TargetGroup>,
-    /// Only this municipality (exact, any case).
+    pub district: Vec<DistrictId>,
+    /// Only this category; repeat or separate with commas for several (any of them).
+    #[arg(long, value_name = "KEY", value_delimiter = ',', value_parser = TermParser::<Category>::new())]
+    pub category: Vec<Category>,
+    /// Only offerings for this target group; repeat or separate with commas for several (any
+    /// of them; an offering for `all` serves every group).
+    #[arg(long, value_name = "KEY", value_delimiter = ',', value_parser = TermParser::<TargetGroup>::new())]
+    pub target_group: Vec<TargetGroup>,
+    /// Only this municipality (any case; `Oldenburg (Oldb)` is `Oldenburg`).
     #[arg(long, value_name = "TEXT")]
     pub municipality: Option<String>,
-    /// Only offerings with this status.
-    #[arg(long, value_name = "KEY", value_parser = TermParser::<OfferingStatus>::new())]
-    pub status: Option<OfferingStatus>,
+    /// Only offerings with this status; repeat or separate with commas for several.
+    #[arg(long, value_name = "KEY", value_delimiter = ',', value_parser = TermParser::<OfferingStatus>::new())]
+    pub status: Vec<OfferingStatus>,
     /// Only offerings held in this language (ISO 639-1).
     #[arg(long, value_name = "ISO")]
     pub language: Option<LanguageCode>,
-    /// Text to find in title, description, provider or municipality (any case).
+    /// German search in title, description, provider, place and schedule: all words, any
+    /// order, umlauts and ß folded (ae, ss), plurals and synonyms found, ranked best first.
     #[arg(short, long, value_name = "TEXT")]
     pub query: Option<String>,
+    /// Only offerings with at least one free place.
+    #[arg(long)]
+    pub free_places: bool,
+    /// Only offerings that run on or after this day (with --runs-to: during the window).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub runs_from: Option<Date>,
+    /// Only offerings that run on or before this day.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub runs_to: Option<Date>,
+    /// Only offerings last updated before this day (UTC midnight).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub updated_before: Option<Date>,
+    /// Only offerings last updated on or after this day (UTC midnight).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub updated_after: Option<Date>,
+    /// Order: relevance (with --query; else title), title (German order), start, updated
+    /// (most recent first).
+    #[arg(long, value_name = "ORDER", value_parser = ["relevance", "title", "start", "updated"])]
+    pub sort: Option<String>,
     #[command(flatten)]
     pub paging: Paging,
 }
@@ -729,6 +860,38 @@ mod tests {
     }
 
     #[test]
+    fn report_thresholds_are_checked_before_any_call() {
+        assert_eq!(parse_days("60d"), Ok(60));
+        assert_eq!(parse_days(" 90 "), Ok(90));
+        assert!(parse_days("0d").is_err());
+        assert!(parse_days("2m").is_err());
+        assert_eq!(parse_km("12.5km"), Ok(12.5));
+        assert!(parse_km("0").is_err());
+        assert_eq!(parse_score("0.7"), Ok(0.7));
+        assert!(parse_score("1.5").is_err());
+        let cli = Cli::try_parse_from([
+            "kreisnetzctl",
+            "report",
+            "stale",
+            "--older-than",
+            "60d",
+            "--as-of",
+            "2027-06-01",
+            "--target-group",
+            "women,youth",
+        ])
+        .unwrap();
+        let Command::Report(ReportCommand::Stale(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.older_than, Some(60));
+        assert_eq!(
+            a.common.target_group,
+            [TargetGroup::Women, TargetGroup::Youth]
+        );
+    }
+
+    #[test]
     fn vocabulary_flags_are_forgiving_and_named_in_errors() {
         let cli = Cli::try_parse_from([
             "kreisnetzctl",
@@ -741,7 +904,7 @@ mod tests {
         let Command::Offering(OfferingCommand::List(l)) = cli.command else {
             panic!()
         };
-        assert_eq!(l.category, Some(Category::LanguageCourse));
+        assert_eq!(l.category, vec![Category::LanguageCourse]);
 
         let err =
             Cli::try_parse_from(["kreisnetzctl", "offering", "list", "--category", "cooking"])

@@ -10,6 +10,7 @@ use kreisnetz_proto::v1::change_feed_service_client::ChangeFeedServiceClient;
 use kreisnetz_proto::v1::contact_service_client::ContactServiceClient;
 use kreisnetz_proto::v1::node_service_client::NodeServiceClient;
 use kreisnetz_proto::v1::offering_service_client::OfferingServiceClient;
+use kreisnetz_proto::v1::report_service_client::ReportServiceClient;
 use kreisnetz_proto::v1::token_service_client::TokenServiceClient;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
@@ -215,6 +216,12 @@ impl Node {
 
     pub fn tokens(&self) -> TokenServiceClient<Authed> {
         TokenServiceClient::new(self.authed())
+    }
+
+    /// Reports over a whole region can exceed tonic's default 4 MiB answer (a stale report of
+    /// tens of thousands of offerings): accept up to 256 MiB.
+    pub fn reports(&self) -> ReportServiceClient<Authed> {
+        ReportServiceClient::new(self.authed()).max_decoding_message_size(256 << 20)
     }
 
     /// A request that tells the node how long this CLI waits (`grpc-timeout`).

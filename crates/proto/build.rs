@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "kreisnetz/v1/directory.proto",
         "kreisnetz/v1/federation.proto",
         "kreisnetz/v1/auth.proto",
+        "kreisnetz/v1/report.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(f).display());

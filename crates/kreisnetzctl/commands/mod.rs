@@ -9,7 +9,7 @@ use tonic::{Code, Status};
 
 use crate::args::{
     Cli, Command, ContactCommand, DistrictCommand, OfferingCommand, PeerCommand, RecordRef,
-    SampleCommand, TokenCommand,
+    ReportCommand, SampleCommand, TokenCommand,
 };
 use crate::client::{self, Node, Trust};
 use crate::credentials::{self, Resolved, Source};
@@ -20,6 +20,7 @@ mod district;
 mod document;
 mod offering;
 mod peer;
+mod report;
 mod sample;
 mod status;
 mod token;
@@ -205,6 +206,12 @@ async fn run_command(ctx: &Ctx<'_>) -> Result<()> {
             TokenCommand::Create(a) => token::create(ctx, a).await,
             TokenCommand::List => token::list(ctx).await,
             TokenCommand::Revoke(a) => token::revoke(ctx, a).await,
+        },
+        Command::Report(cmd) => match cmd {
+            ReportCommand::Overlaps(a) => report::overlaps(ctx, a).await,
+            ReportCommand::Gaps(a) => report::gaps(ctx, a).await,
+            ReportCommand::Stale(a) => report::stale(ctx, a).await,
+            ReportCommand::Coverage(a) => report::coverage(ctx, a).await,
         },
     }
 }

@@ -42,6 +42,8 @@ pub struct ApiState {
     pub federation_address: String,
     pub federation: Arc<crate::federation::FederationAdmin>,
     pub tokens: Arc<crate::auth::Tokens>,
+    /// The search index, following the change feed (`crate::search`).
+    pub search: Arc<crate::search::RegionSearch>,
 }
 
 /// The API's handlers; one value serves all four services.
@@ -68,7 +70,7 @@ fn invalid(prefix: &str, v: &Violations) -> Status {
     )
 }
 
-fn invalid_field(field: &str, description: impl Into<String>) -> Status {
+pub(crate) fn invalid_field(field: &str, description: impl Into<String>) -> Status {
     let mut v = Violations::default();
     v.push(field, description);
     invalid("", &v)
@@ -340,6 +342,178 @@ fn masked_violations(v: Violations, names: &[&str]) -> Violations {
     )
 }
 
+/// Whether a list call needs the search index: a text query, a coordinator filter or an
+/// order. Calls with only the original filters are answered from the read view as before.
+fn needs_index(r: &v1::ListOfferingsRequest) -> bool {
+    !r.query.trim().is_empty()
+        || !r.categories.is_empty()
+        || !r.target_groups.is_empty()
+        || !r.statuses.is_empty()
+        || !r.district_ids.is_empty()
+        || r.has_free_places
+        || !r.runs_from.trim().is_empty()
+        || !r.runs_to.trim().is_empty()
+        || r.updated_before.is_some()
+        || r.updated_after.is_some()
+        || r.order_by != 0
+}
+
+/// The repeated values of a vocabulary field plus its single-value field (0: none).
+fn vocab_set<T: Ord>(
+    field: &str,
+    single_field: &str,
+    values: &[i32],
+    single: i32,
+    from: fn(i32) -> Option<T>,
+) -> Result<std::collections::BTreeSet<T>, Status> {
+    let mut set = std::collections::BTreeSet::new();
+    for (i, &n) in values.iter().enumerate() {
+        set.insert(from(n).ok_or_else(|| {
+            invalid_field(&format!("{field}[{i}]"), format!("unknown value {n}"))
+        })?);
+    }
+    if let Some(t) = opt_vocab(single_field, single, from)? {
+        set.insert(t);
+    }
+    Ok(set)
+}
+
+fn opt_day(field: &str, s: &str) -> Result<Option<time::Date>, Status> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    kreisnetz_model::parse_date(s)
+        .map(Some)
+        .map_err(|e| invalid_field(field, e))
+}
+
+/// The coordinator filter of a list call: the repeated fields with the single-value ones.
+fn region_filter(r: &v1::ListOfferingsRequest) -> Result<kreisnetz_region::Filter, Status> {
+    use kreisnetz_model::{Category, OfferingStatus, TargetGroup};
+    let mut districts = std::collections::BTreeSet::new();
+    for (i, d) in r.district_ids.iter().enumerate() {
+        districts.insert(d.parse().map_err(|e: kreisnetz_model::IdError| {
+            invalid_field(&format!("district_ids[{i}]"), e.to_string())
+        })?);
+    }
+    if let Some(d) = opt_district(&r.district_id)? {
+        districts.insert(d);
+    }
+    let from = opt_day("runs_from", &r.runs_from)?;
+    let to = opt_day("runs_to", &r.runs_to)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && t < f
+    {
+        return Err(invalid_field("runs_to", "is before runs_from"));
+    }
+    Ok(kreisnetz_region::Filter {
+        categories: vocab_set(
+            "categories",
+            "category",
+            &r.categories,
+            r.category,
+            Category::from_number,
+        )?,
+        target_groups: vocab_set(
+            "target_groups",
+            "target_group",
+            &r.target_groups,
+            r.target_group,
+            TargetGroup::from_number,
+        )?,
+        statuses: vocab_set(
+            "statuses",
+            "status",
+            &r.statuses,
+            r.status,
+            OfferingStatus::from_number,
+        )?,
+        districts,
+        has_free_places: r.has_free_places,
+        runs_during: (from.is_some() || to.is_some())
+            .then_some(kreisnetz_region::DateWindow { from, to }),
+        updated_before: r
+            .updated_before
+            .as_ref()
+            .map(|t| convert::from_timestamp(Some(t))),
+        updated_after: r
+            .updated_after
+            .as_ref()
+            .map(|t| convert::from_timestamp(Some(t))),
+        municipality: opt_text(&r.municipality),
+        language: opt_language(&r.language)?,
+    })
+}
+
+fn sort_order(n: i32) -> Result<kreisnetz_region::SortOrder, Status> {
+    use kreisnetz_region::SortOrder;
+    match v1::ListOrder::try_from(n) {
+        Ok(v1::ListOrder::Unspecified | v1::ListOrder::Relevance) => Ok(SortOrder::Relevance),
+        Ok(v1::ListOrder::Title) => Ok(SortOrder::Title),
+        Ok(v1::ListOrder::StartDate) => Ok(SortOrder::StartDate),
+        Ok(v1::ListOrder::LastUpdate) => Ok(SortOrder::LastUpdate),
+        Err(_) => Err(invalid_field("order_by", format!("unknown value {n}"))),
+    }
+}
+
+impl Api {
+    /// `ListOfferings` answered from the search index (see [`needs_index`]), on the blocking
+    /// pool, after the index has caught up with the writes acknowledged before the call.
+    async fn search_offerings(
+        &self,
+        req: v1::ListOfferingsRequest,
+    ) -> Result<Response<v1::ListOfferingsResponse>, Status> {
+        if req.query.len() > 1000 {
+            return Err(invalid_field("query", "is longer than 1000 bytes"));
+        }
+        let query = crate::search::ListQuery {
+            text: req.query.trim().to_string(),
+            filter: region_filter(&req)?,
+            sort: sort_order(req.order_by)?,
+        };
+        let size = page_size(req.page_size)?;
+        let head = *self.0.feed_head.borrow();
+        self.0.search.caught_up(head).await;
+        let search = self.0.search.clone();
+        let token = req.page_token;
+        let page = tokio::task::spawn_blocking(move || search.list(query, size, &token))
+            .await
+            .map_err(|e| Status::internal(format!("the search failed: {e}")))?
+            .map_err(|e| match e {
+                crate::search::ListError::BadPageToken(m) => invalid_field("page_token", m),
+                crate::search::ListError::Index(m) => Status::internal(m),
+            })?;
+        let mut offerings = Vec::with_capacity(page.hits.len());
+        let mut matches = Vec::new();
+        for hit in &page.hits {
+            let o = convert::offering_to_proto(&hit.offering);
+            if let Some(snippet) = &hit.snippet {
+                matches.push(v1::SearchMatch {
+                    name: o.name.clone(),
+                    score: hit.score.unwrap_or_default(),
+                    field: snippet.field.to_string(),
+                    fragment: snippet.fragment.clone(),
+                    highlights: snippet
+                        .highlights
+                        .iter()
+                        .map(|&(start, end)| v1::Highlight {
+                            start: start as u32,
+                            end: end as u32,
+                        })
+                        .collect(),
+                });
+            }
+            offerings.push(o);
+        }
+        Ok(Response::new(v1::ListOfferingsResponse {
+            offerings,
+            next_page_token: page.next_page_token,
+            total_size: i32::try_from(page.total).unwrap_or(i32::MAX),
+            matches,
+        }))
+    }
+}
+
 #[tonic::async_trait]
 impl offering_service_server::OfferingService for Api {
     async fn create_offering(
@@ -427,6 +601,9 @@ impl offering_service_server::OfferingService for Api {
         req: Request<v1::ListOfferingsRequest>,
     ) -> Result<Response<v1::ListOfferingsResponse>, Status> {
         let req = req.into_inner();
+        if needs_index(&req) {
+            return self.search_offerings(req).await;
+        }
         let filter = OfferingFilter {
             district: opt_district(&req.district_id)?,
             category: opt_vocab(
@@ -457,6 +634,7 @@ impl offering_service_server::OfferingService for Api {
             offerings: page.items.iter().map(convert::offering_to_proto).collect(),
             next_page_token: page.next_page_token,
             total_size: page.total_size as i32,
+            matches: Vec::new(),
         }))
     }
 }

@@ -23,6 +23,8 @@ pub mod feed;
 pub mod files;
 pub mod metrics;
 pub mod node;
+pub mod report_api;
+pub mod search;
 pub mod view;
 pub mod writer;
 

@@ -9,7 +9,7 @@ use kreisnetz_identity::Identity;
 use kreisnetz_proto::v1::{
     change_feed_service_server::ChangeFeedServiceServer,
     contact_service_server::ContactServiceServer, node_service_server::NodeServiceServer,
-    offering_service_server::OfferingServiceServer,
+    offering_service_server::OfferingServiceServer, report_service_server::ReportServiceServer,
 };
 use kreisnetz_storage::{SledStore, Store};
 use tokio::net::TcpListener;
@@ -530,6 +530,13 @@ pub async fn start_with(
         });
     }
 
+    let search = crate::search::start(
+        view.clone(),
+        store.clone(),
+        feed_rx.clone(),
+        shutdown_rx.clone(),
+    )
+    .map_err(|e| StartError::Other(format!("search index: {e}")))?;
     let state = ApiState {
         district,
         district_name: config.district.name.clone(),
@@ -545,6 +552,7 @@ pub async fn start_with(
         federation_address: federation_addr.to_string(),
         federation: admin.clone(),
         tokens: tokens.clone(),
+        search,
     };
     let api = Api(Arc::new(state));
 
@@ -560,6 +568,9 @@ pub async fn start_with(
         .await;
     health_reporter
         .set_serving::<NodeServiceServer<Api>>()
+        .await;
+    health_reporter
+        .set_serving::<ReportServiceServer<Api>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(kreisnetz_proto::FILE_DESCRIPTOR_SET)
@@ -607,6 +618,10 @@ pub async fn start_with(
             auth.clone(),
         ))
         .add_service(TokenServiceServer::with_interceptor(
+            api.clone(),
+            auth.clone(),
+        ))
+        .add_service(ReportServiceServer::with_interceptor(
             api.clone(),
             auth.clone(),
         ))

@@ -35,11 +35,12 @@
 //!   sort by bytes.
 //!
 //! # Integrated, and not yet
-//! Not yet called by anything: the node (ReportService, ListOfferings filters, keeping the
-//! index in step with its single publish path), the CLI (`report …`, `offering list --query`)
-//! and the storage of known-overlap marks in the districts' documents are later work (issue
-//! 10, after the node core is reshaped). Until then the crate is exercised by its tests, its
-//! labelled evaluation set (`testdata/`) and its benchmark (`examples/regionbench.rs`).
+//! The node calls it: its `search` module builds a [`SearchIndex`] from the read view at start
+//! and keeps it in step with the change feed (for `ListOfferings` with a query, the
+//! coordinator filters or an order), and `ReportService` runs the reports over a copy of the
+//! read view and answers their JSON. The CLI (`kreisnetzctl report …`) reads that JSON back
+//! into this crate's types for tables and CSV. Not wired in yet: the storage of known-overlap
+//! marks in the districts' documents (the node passes no marks, so `known` is always `null`).
 pub mod collation;
 pub mod csv;
 pub mod filter;
