@@ -510,7 +510,10 @@ pub async fn start_with(
                 let _ = tokio::task::spawn_blocking(move || {
                     let head = store.flushed_feed_head();
                     if keep > 0 && head > keep {
-                        match store.prune_feed(head - keep) {
+                        // At most 10,000 events a round, so that one batch stays small even
+                        // when retention is first switched on for a long feed.
+                        let up_to = (head - keep).min(store.feed_floor() + 10_000);
+                        match store.prune_feed(up_to) {
                             Ok(0) => {}
                             Ok(n) => tracing::debug!(
                                 pruned = n,
