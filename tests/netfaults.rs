@@ -300,7 +300,7 @@ fn link(a: &HostNode, b: &HostNode) {
 }
 
 #[test]
-fn partitions_latency_loss_and_a_stalled_peer_heal_without_losing_a_write() {
+fn a_black_hole_a_slow_link_and_a_stalled_peer_heal_without_losing_a_write() {
     let Some(hosts) = Hosts::create() else {
         return;
     };
