@@ -9,17 +9,6 @@ use tonic_types::StatusExt;
 
 use crate::harness::*;
 
-async fn create(node: &TestNode, title: &str) -> Result<v1::Offering, tonic::Status> {
-    node.offerings()
-        .await
-        .create_offering(v1::CreateOfferingRequest {
-            offering: Some(language_course(title)),
-            offering_id: String::new(),
-        })
-        .await
-        .map(|r| r.into_inner())
-}
-
 /// Everything the feed holds after `after` (stop at head), or the refusal.
 async fn watch(
     node: &TestNode,
@@ -55,7 +44,7 @@ fn reason(status: &tonic::Status) -> String {
 #[tokio::test]
 async fn a_missing_database_is_refused_and_recreated_only_on_request() {
     let mut node = TestNode::start("Landkreis Wesermarsch");
-    create(&node, "Deutschkurs A1 Brake").await.unwrap();
+    try_create(&node, "Deutschkurs A1 Brake").await.unwrap();
     let events = watch(&node, 0, 0).await.unwrap();
     let (old_epoch, old_head) = (events[0].epoch, events.last().unwrap().sequence);
     assert_ne!(old_epoch, 0);
@@ -101,7 +90,7 @@ async fn a_missing_database_is_refused_and_recreated_only_on_request() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("current state"), "{stderr}");
     // And from the new epoch's start, it works.
-    create(&node, "Deutschkurs A2 Brake").await.unwrap();
+    try_create(&node, "Deutschkurs A2 Brake").await.unwrap();
     let events = watch(&node, 0, status.feed_epoch).await.unwrap();
     assert_eq!(events.last().unwrap().epoch, status.feed_epoch);
     node.stop().await;
@@ -122,7 +111,7 @@ async fn a_damaged_database_is_reported_never_served() {
     // A value long enough to find in the database file.
     let marker = "Sprachpatenschaft Delmenhorst-Deichhorst";
     for i in 0..5 {
-        create(&node, &format!("{marker} {i}")).await.unwrap();
+        try_create(&node, &format!("{marker} {i}")).await.unwrap();
     }
     node.stop().await;
     let out = std::process::Command::new(NODE_BIN)
@@ -183,7 +172,7 @@ async fn the_feed_keeps_what_retention_says_and_old_cursors_start_over() {
         &[("KREISNETZ_STORAGE__FEED_RETENTION_EVENTS", "5")],
     );
     for i in 0..12 {
-        create(&node, &format!("Integrationskurs {i}"))
+        try_create(&node, &format!("Integrationskurs {i}"))
             .await
             .unwrap();
     }
@@ -257,7 +246,7 @@ async fn a_full_disk_fails_writes_clearly_and_the_node_recovers_when_space_is_ba
     let mut acknowledged = Vec::new();
     for i in 0..5 {
         acknowledged.push(
-            create(&node, &format!("Sprachcafé {i}"))
+            try_create(&node, &format!("Sprachcafé {i}"))
                 .await
                 .unwrap()
                 .name,
@@ -301,7 +290,7 @@ async fn a_full_disk_fails_writes_clearly_and_the_node_recovers_when_space_is_ba
     std::fs::remove_file(&filler).unwrap();
     let mut recovered = None;
     for _ in 0..50 {
-        match create(&node, "Sprachcafé danach").await {
+        match try_create(&node, "Sprachcafé danach").await {
             Ok(o) => {
                 recovered = Some(o.name);
                 break;
@@ -371,7 +360,9 @@ async fn memory_never_runs_ahead_of_disk_when_storage_fails() {
         "Landkreis Vechta",
         &[("KREISNETZ_STORAGE_FAULTS", path.as_str())],
     );
-    let kept = create(&node, "Erstorientierungskurs Lohne").await.unwrap();
+    let kept = try_create(&node, "Erstorientierungskurs Lohne")
+        .await
+        .unwrap();
     let before = watch(&node, 0, 0).await.unwrap();
 
     // Storage refuses commits: the write fails, and nothing of it is seen anywhere.
@@ -411,7 +402,7 @@ async fn memory_never_runs_ahead_of_disk_when_storage_fails() {
 
     // Storage is back: writes go on, the feed continues without a gap.
     std::fs::write(&path, "").unwrap();
-    let later = create(&node, "Sprachcafé Lohne").await.unwrap();
+    let later = try_create(&node, "Sprachcafé Lohne").await.unwrap();
     let events = watch(&node, 0, 0).await.unwrap();
     let seqs: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());

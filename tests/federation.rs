@@ -13,15 +13,7 @@ pub(crate) async fn link(a: &TestNode, b: &TestNode) {
 }
 
 pub(crate) async fn create(node: &TestNode, title: &str) -> v1::Offering {
-    node.offerings()
-        .await
-        .create_offering(v1::CreateOfferingRequest {
-            offering: Some(language_course(title)),
-            offering_id: String::new(),
-        })
-        .await
-        .expect("create")
-        .into_inner()
+    try_create(node, title).await.expect("create")
 }
 
 pub(crate) async fn update_fields(

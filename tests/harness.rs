@@ -424,6 +424,18 @@ impl Drop for TestNode {
     }
 }
 
+/// Creates `language_course(title)` on `node` (the node picks the ID); the refusal if any.
+pub async fn try_create(node: &TestNode, title: &str) -> Result<v1::Offering, tonic::Status> {
+    node.offerings()
+        .await
+        .create_offering(v1::CreateOfferingRequest {
+            offering: Some(language_course(title)),
+            offering_id: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
 /// A valid language course in Vechta.
 pub fn language_course(title: &str) -> v1::Offering {
     v1::Offering {
